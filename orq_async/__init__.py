@@ -1,3 +1,154 @@
-"""orq_async: an asyncio-native client for the Orq AI router completions API."""
+"""orq_async: an asyncio-native client for the Orq AI router completions API.
+
+>>> async with AsyncOrq() as orq:
+...     stream = await orq.router.completions.create(
+...         model="openai/gpt-3.5-turbo-instruct", prompt="Hi", stream=True
+...     )
+...     async with stream:
+...         async for chunk in stream:
+...             print(chunk.choices[0].text, end="")
+"""
 
 from __future__ import annotations
+
+from ._client import AsyncOrq as AsyncOrq
+from ._config import PoolLimits as PoolLimits
+from ._config import Timeouts as Timeouts
+from ._exceptions import APIConnectionError as APIConnectionError
+from ._exceptions import APIError as APIError
+from ._exceptions import APITimeoutError as APITimeoutError
+from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import ClientClosedError as ClientClosedError
+from ._exceptions import ConflictError as ConflictError
+from ._exceptions import ConnectTimeoutError as ConnectTimeoutError
+from ._exceptions import DeadlineExceededError as DeadlineExceededError
+from ._exceptions import EventTooLargeError as EventTooLargeError
+from ._exceptions import FirstByteTimeoutError as FirstByteTimeoutError
+from ._exceptions import IncompleteStreamError as IncompleteStreamError
+from ._exceptions import InternalServerError as InternalServerError
+from ._exceptions import InvalidParameterError as InvalidParameterError
+from ._exceptions import InvalidParameterTypeError as InvalidParameterTypeError
+from ._exceptions import NotFoundError as NotFoundError
+from ._exceptions import OrqError as OrqError
+from ._exceptions import PermissionDeniedError as PermissionDeniedError
+from ._exceptions import PoolTimeoutError as PoolTimeoutError
+from ._exceptions import ProtocolError as ProtocolError
+from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import RequestTimeoutError as RequestTimeoutError
+from ._exceptions import ResponseDecodeError as ResponseDecodeError
+from ._exceptions import SSEProtocolError as SSEProtocolError
+from ._exceptions import StreamAPIError as StreamAPIError
+from ._exceptions import StreamConnectionError as StreamConnectionError
+from ._exceptions import StreamConsumedError as StreamConsumedError
+from ._exceptions import StreamDecodeError as StreamDecodeError
+from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
+from ._exceptions import UnexpectedContentTypeError as UnexpectedContentTypeError
+from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
+from ._exceptions import UsageError as UsageError
+from ._resources import CompletionParams as CompletionParams
+from ._retry import BackoffStrategy as BackoffStrategy
+from ._retry import RetryConfig as RetryConfig
+from ._retry import RetryPolicy as RetryPolicy
+from ._sse import ServerSentEvent as ServerSentEvent
+from ._sse import SSEDecoder as SSEDecoder
+from ._streaming import EventStream as EventStream
+from ._types import NOT_GIVEN as NOT_GIVEN
+from ._types import NotGiven as NotGiven
+from ._version import __version__ as __version__
+from ._wire import Cache as Cache
+from ._wire import Completion as Completion
+from ._wire import CompletionChoice as CompletionChoice
+from ._wire import CompletionChunk as CompletionChunk
+from ._wire import CompletionRequest as CompletionRequest
+from ._wire import CompletionTokensDetails as CompletionTokensDetails
+from ._wire import ErrorBody as ErrorBody
+from ._wire import ErrorDetail as ErrorDetail
+from ._wire import Fallback as Fallback
+from ._wire import Identity as Identity
+from ._wire import KnowledgeBase as KnowledgeBase
+from ._wire import LoadBalancer as LoadBalancer
+from ._wire import LoadBalancerModel as LoadBalancerModel
+from ._wire import OrqConfig as OrqConfig
+from ._wire import PiiRedactionPlugin as PiiRedactionPlugin
+from ._wire import PromptReference as PromptReference
+from ._wire import PromptTokensDetails as PromptTokensDetails
+from ._wire import Retry as Retry
+from ._wire import ThinkingAdaptive as ThinkingAdaptive
+from ._wire import ThinkingDisabled as ThinkingDisabled
+from ._wire import ThinkingEnabled as ThinkingEnabled
+from ._wire import Thread as Thread
+from ._wire import Timeout as Timeout
+from ._wire import Usage as Usage
+
+__all__ = (
+    "NOT_GIVEN",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncOrq",
+    "AuthenticationError",
+    "BackoffStrategy",
+    "BadRequestError",
+    "Cache",
+    "ClientClosedError",
+    "Completion",
+    "CompletionChoice",
+    "CompletionChunk",
+    "CompletionParams",
+    "CompletionRequest",
+    "CompletionTokensDetails",
+    "ConflictError",
+    "ConnectTimeoutError",
+    "DeadlineExceededError",
+    "ErrorBody",
+    "ErrorDetail",
+    "EventStream",
+    "EventTooLargeError",
+    "Fallback",
+    "FirstByteTimeoutError",
+    "Identity",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "InvalidParameterError",
+    "InvalidParameterTypeError",
+    "KnowledgeBase",
+    "LoadBalancer",
+    "LoadBalancerModel",
+    "NotFoundError",
+    "NotGiven",
+    "OrqConfig",
+    "OrqError",
+    "PermissionDeniedError",
+    "PiiRedactionPlugin",
+    "PoolLimits",
+    "PoolTimeoutError",
+    "PromptReference",
+    "PromptTokensDetails",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "Retry",
+    "RetryConfig",
+    "RetryPolicy",
+    "SSEDecoder",
+    "SSEProtocolError",
+    "ServerSentEvent",
+    "StreamAPIError",
+    "StreamConnectionError",
+    "StreamConsumedError",
+    "StreamDecodeError",
+    "StreamIdleTimeoutError",
+    "ThinkingAdaptive",
+    "ThinkingDisabled",
+    "ThinkingEnabled",
+    "Thread",
+    "Timeout",
+    "Timeouts",
+    "UnexpectedContentTypeError",
+    "UnprocessableEntityError",
+    "Usage",
+    "UsageError",
+    "__version__",
+)

@@ -1,0 +1,216 @@
+"""AsyncOrq: configuration, headers, the transport's lifetime, open streams."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from ._config import (
+    COMPLETIONS_PATH,
+    DEFAULT_POOL_LIMITS,
+    DEFAULT_SERVER_URL,
+    DEFAULT_TIMEOUTS,
+    PoolLimits,
+    Timeouts,
+)
+from ._exceptions import (
+    ClientClosedError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+)
+from ._resources import AsyncRouter, RetriesOption
+from ._retry import DEFAULT_RETRY_POLICY, resolve_retries
+from ._sse import DEFAULT_MAX_EVENT_SIZE
+from ._streaming import EventStream
+from ._transport import Transport
+from ._types import NOT_GIVEN, NotGiven
+from ._version import __version__
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["AsyncOrq"]
+
+USER_AGENT: Final = f"orq-async/{__version__}"
+
+
+class _Secret:
+    """Holds the API key so that no repr, log line or traceback can show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | Callable[[], str]) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        value = self._value
+        return value() if callable(value) else value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the API key cannot be pickled")
+
+
+def _authorization(key: str) -> str:
+    # A key that already carries the scheme is not prefixed twice (as the SDK).
+    return key if key[:7].lower() == "bearer " else f"Bearer {key}"
+
+
+class AsyncOrq:
+    """The asyncio client for the Orq AI router.
+
+    ``client.router.completions.create(...)`` is the whole API. Use it as an
+    async context manager, or call :meth:`aclose` when done.
+
+    :param api_key: the Orq API key (or a callable returning it, called per
+        request); default ``ORQ_API_KEY``.
+    :param server_url: default ``ORQ_SERVER_URL``, else ``https://api.orq.ai``.
+    :param timeouts: the client's default :class:`Timeouts`.
+    :param retries: the client's default retry policy (default: 2 retries).
+    :param limits: the connection pool's :class:`PoolLimits`.
+    :param default_headers: sent with every request.
+    :param session: an aiohttp ``ClientSession`` to use instead of our own; it is
+        never closed by us.
+    :param ssl_context: an ``ssl.SSLContext`` for TLS; verification is on by
+        default and ``False`` turns it off.
+    :param max_event_size: the largest SSE event accepted, in bytes.
+    :param trace_configs: aiohttp ``TraceConfig`` objects for our sessions.
+    :raises InvalidParameterError: no API key, or an invalid ``server_url``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | Callable[[], str] | None = None,
+        *,
+        server_url: str | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        limits: PoolLimits = DEFAULT_POOL_LIMITS,
+        default_headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        ssl_context: ssl.SSLContext | bool = True,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get("ORQ_API_KEY")
+        if not api_key:
+            raise InvalidParameterError(
+                "api_key", "no API key: pass api_key= or set ORQ_API_KEY"
+            )
+        if not isinstance(api_key, str) and not callable(api_key):
+            raise InvalidParameterTypeError("api_key", "expected str")
+        self._api_key = _Secret(api_key)
+        url = server_url or os.environ.get("ORQ_SERVER_URL") or DEFAULT_SERVER_URL
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidParameterError(
+                "server_url", f"expected an http(s) URL, got {url!r}"
+            )
+        self.server_url = url.rstrip("/")
+        self._completions_url = self.server_url + COMPLETIONS_PATH
+        if not isinstance(timeouts, Timeouts):
+            raise InvalidParameterTypeError("timeouts", "expected Timeouts")
+        if not isinstance(limits, PoolLimits):
+            raise InvalidParameterTypeError("limits", "expected PoolLimits")
+        if isinstance(max_event_size, bool) or not isinstance(max_event_size, int):
+            raise InvalidParameterTypeError("max_event_size", "expected int")
+        if max_event_size < 1024:
+            raise InvalidParameterError("max_event_size", "must be >= 1024 bytes")
+        self.timeouts = timeouts
+        self.limits = limits
+        self.max_event_size = max_event_size
+        self._retry_policy = (
+            DEFAULT_RETRY_POLICY
+            if isinstance(retries, NotGiven)
+            else resolve_retries(retries)
+        )
+        self._default_headers = dict(default_headers or {})
+        self._session = session
+        self._ssl = ssl_context
+        self._trace_configs = tuple(trace_configs)
+        self._transport: Transport | None = None
+        self._closed = False
+        self._streams: weakref.WeakSet[EventStream[Any]] = weakref.WeakSet()
+        self.router = AsyncRouter(self)
+
+    def __repr__(self) -> str:
+        return f"AsyncOrq(server_url={self.server_url!r})"
+
+    async def __aenter__(self) -> AsyncOrq:
+        if self._closed:
+            raise ClientClosedError("this client is closed")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close open streams and every pooled connection (idempotent).
+
+        A stream still open raises :class:`ClientClosedError` on its next step.
+        """
+        self._closed = True
+        for stream in list(self._streams):
+            stream._client_closed()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    # -- used by the resources ------------------------------------------------
+
+    def _ensure_transport(self) -> Transport:
+        if self._closed:
+            raise ClientClosedError("this client is closed")
+        if self._transport is None:
+            self._transport = Transport(
+                limits=self.limits,
+                session=self._session,
+                ssl_context=self._ssl,
+                trace_configs=self._trace_configs,
+            )
+        return self._transport
+
+    def _build_headers(
+        self, streaming: bool, extra: Mapping[str, str] | None
+    ) -> dict[str, str]:
+        headers = {
+            "Authorization": _authorization(self._api_key.reveal()),
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if streaming else "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        for source in (self._default_headers, extra or {}):
+            for name, value in source.items():
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise InvalidParameterTypeError(
+                        "extra_headers", "header names and values must be str"
+                    )
+                if "\r" in value or "\n" in value:
+                    raise InvalidParameterError(
+                        "extra_headers", f"header {name!r} contains a line break"
+                    )
+                for existing in [k for k in headers if k.lower() == name.lower()]:
+                    del headers[existing]
+                headers[name] = value
+        return headers
+
+    def _track_stream(self, stream: EventStream[Any]) -> Any:
+        self._streams.add(stream)
+        return stream

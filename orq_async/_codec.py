@@ -1,0 +1,165 @@
+"""Request building and response decoding: pure, synchronous, no I/O.
+
+Encoders and decoders are module-level singletons, created once at import
+(msgspec's own performance advice). The only JSON library used is msgspec.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from ._exceptions import (
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    ResponseDecodeError,
+    excerpt,
+)
+from ._wire import Completion, CompletionChunk, CompletionRequest, ErrorBody
+
+__all__ = [
+    "CHUNK_DECODER",
+    "COMPLETION_DECODER",
+    "ERROR_DECODER",
+    "build_request",
+    "decode_completion",
+    "parse_error_body",
+]
+
+ENCODER = msgspec.json.Encoder()
+# strict=False: accept ``0.0`` for an int field such as ``index`` (the SDK's own
+# schema calls these "number"), and ``"1"``-style numbers; leniency is the goal.
+COMPLETION_DECODER = msgspec.json.Decoder(Completion, strict=False)
+CHUNK_DECODER = msgspec.json.Decoder(CompletionChunk, strict=False)
+ERROR_DECODER = msgspec.json.Decoder(ErrorBody, strict=False)
+
+# "Expected `int` <= 2 - at `$.temperature`" -> "temperature"
+_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_NULLABLE = frozenset(
+    (
+        "echo",
+        "frequency_penalty",
+        "max_tokens",
+        "presence_penalty",
+        "seed",
+        "stop",
+        "temperature",
+        "top_p",
+        "n",
+        "thinking",
+    )
+)
+
+
+def _plain(value: Any) -> Any:
+    """Turn typed structs (anywhere inside ``value``) into plain builtins.
+
+    Dict and struct input then take the same validation path, so they give the
+    same bytes and the same errors.
+    """
+    if isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _check_prompt(prompt: Any) -> None:
+    if isinstance(prompt, str):
+        return
+    if not isinstance(prompt, list | tuple):
+        raise InvalidParameterTypeError(
+            "prompt",
+            f"expected str, list[str], list[int] or list[list[int]], "
+            f"got {type(prompt).__name__}",
+        )
+    if not prompt:
+        raise InvalidParameterError("prompt", "must not be empty")
+    kinds = {
+        "list[int]" if isinstance(p, list | tuple) else type(p).__name__
+        for p in prompt
+    }
+    if len(kinds) > 1 or not kinds <= {"str", "int", "list[int]"}:
+        raise InvalidParameterTypeError(
+            "prompt",
+            "a list prompt must hold only str, only int, or only lists of int; "
+            f"got {', '.join(sorted(kinds))}",
+        )
+    for p in prompt:
+        if isinstance(p, bool) or (
+            isinstance(p, list | tuple) and any(isinstance(t, bool) for t in p)
+        ):
+            raise InvalidParameterTypeError("prompt", "token ids must be int")
+
+
+def build_request(params: Mapping[str, Any]) -> bytes:
+    """Validate ``params`` (only the fields the caller set) and encode the body.
+
+    :raises InvalidParameterTypeError: a value has the wrong type.
+    :raises InvalidParameterError: a value is out of range, a required field is
+        missing, or a dict holds an unknown key.
+    """
+    for required in ("model", "prompt"):
+        if params.get(required) is None:
+            raise InvalidParameterError(required, "is required")
+    _check_prompt(params["prompt"])
+    body: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None and key not in _NULLABLE:
+            # Non-nullable optional field explicitly None: leave it off, as the
+            # official SDK does.
+            continue
+        body[key] = _plain(value)
+    if "orq" in body:
+        warnings.warn(
+            "the 'orq' parameter is deprecated by Orq; use the top-level fields",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    try:
+        request = msgspec.convert(body, CompletionRequest)
+    except msgspec.ValidationError as exc:
+        raise _parameter_error(str(exc)) from None
+    return ENCODER.encode(request)
+
+
+def _parameter_error(message: str) -> InvalidParameterError:
+    match = _PATH.search(message)
+    field = match.group("path") if match else "<body>"
+    problem = message[: match.start()] if match else message
+    if problem.startswith("Object contains unknown field"):
+        field = f"{field}.{problem.split('`')[1]}" if field else problem.split("`")[1]
+    if not field:
+        field = "<body>"
+    if ", got `" in problem:
+        return InvalidParameterTypeError(field, problem)
+    return InvalidParameterError(field, problem)
+
+
+def decode_completion(body: bytes, request_id: str | None) -> Completion:
+    """Decode a 200 JSON body.
+
+    :raises ResponseDecodeError: the body is not a completion object.
+    """
+    try:
+        return COMPLETION_DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ResponseDecodeError(
+            f"invalid completion response: {exc}; body starts {excerpt(body)!r}",
+            raw=body,
+            request_id=request_id,
+        ) from None
+
+
+def parse_error_body(body: bytes) -> ErrorBody | None:
+    """The ``{"error": {...}}`` envelope, or None when the body is not one."""
+    try:
+        return ERROR_DECODER.decode(body)
+    except msgspec.DecodeError:
+        return None

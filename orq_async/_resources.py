@@ -1,0 +1,222 @@
+"""The ``client.router.completions`` namespaces and ``create()``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+
+from typing_extensions import Unpack
+
+from ._call import IDEMPOTENCY_HEADER, Call
+from ._codec import CHUNK_DECODER, build_request, decode_completion
+from ._config import Timeouts
+from ._exceptions import InvalidParameterError, InvalidParameterTypeError
+from ._retry import RetryConfig, RetryPolicy, resolve_retries
+from ._streaming import EventStream
+from ._types import NOT_GIVEN, NotGiven
+from ._wire import (
+    Cache,
+    Completion,
+    CompletionChunk,
+    Fallback,
+    LoadBalancer,
+    OrqConfig,
+    PiiRedactionPlugin,
+    Retry,
+    Thinking,
+    Timeout,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncOrq
+
+__all__ = ["AsyncCompletions", "AsyncRouter", "CompletionParams"]
+
+PromptInput = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+Nested = Mapping[str, Any]
+
+
+class CompletionParams(TypedDict, total=False):
+    """The optional body fields of ``POST /v2/router/completions`` (wire spec §2).
+
+    Nested fields take the typed struct or a plain dict with the same keys; both
+    give identical bytes. ``retry``, ``fallbacks``, ``fallback_on_codes``,
+    ``timeout``, ``cache`` and ``load_balancer`` configure the Orq gateway
+    (server side), not this client.
+    """
+
+    echo: bool | None
+    frequency_penalty: float | None
+    max_tokens: int | None
+    presence_penalty: float | None
+    seed: int | None
+    stop: str | Sequence[str] | None
+    temperature: float | None
+    top_p: float | None
+    n: int | None
+    user: str
+    name: str
+    fallback_on_codes: Sequence[int]
+    fallbacks: Sequence[Fallback | Nested]
+    retry: Retry | Nested
+    cache: Cache | Nested
+    load_balancer: LoadBalancer | Nested
+    timeout: Timeout | Nested
+    thinking: Thinking | Nested | None
+    plugins: Sequence[PiiRedactionPlugin | Nested]
+    orq: OrqConfig | Nested
+
+
+RetriesOption = RetryPolicy | RetryConfig | int | bool | None
+TimeoutsOption = Timeouts | float | None
+
+
+class AsyncCompletions:
+    """``client.router.completions``."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: AsyncOrq) -> None:
+        self._client = client
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: Literal[False] | NotGiven = NOT_GIVEN,
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Completion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: Literal[True],
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> EventStream[CompletionChunk]: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: bool,
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Completion | EventStream[CompletionChunk]: ...
+
+    async def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: bool | NotGiven = NOT_GIVEN,
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Completion | EventStream[CompletionChunk]:
+        """Create a completion; with ``stream=True``, stream it chunk by chunk.
+
+        Every argument is validated before any network I/O.
+
+        :param model: model id, ``provider/model``.
+        :param prompt: ``str``, ``list[str]``, ``list[int]`` or ``list[list[int]]``.
+        :param stream: return an :class:`EventStream` once the headers arrive.
+        :param retries: client-side retries for this call: a :class:`RetryPolicy`,
+            the SDK's :class:`RetryConfig`, an int (``max_retries``), or
+            ``None``/``False`` for none. Default: the client's.
+        :param timeouts: a :class:`Timeouts`, or a float for the overall deadline
+            in seconds. Default: the client's.
+        :param extra_headers: added to (and overriding, case-insensitively) the
+            request headers.
+        :param idempotency_key: sent as ``Idempotency-Key`` on every attempt;
+            generated when not given.
+        :raises InvalidParameterError: an argument is invalid (no request sent).
+        :raises APIError: the server answered with an error status.
+        :raises APIConnectionError: the network failed or a time limit ran out.
+        :raises ProtocolError: the response could not be read.
+        """
+        client = self._client
+        body_params: dict[str, Any] = {"model": model, "prompt": prompt}
+        body_params.update(params)
+        if not isinstance(stream, NotGiven):
+            if not isinstance(stream, bool):
+                raise InvalidParameterTypeError("stream", "expected bool")
+            body_params["stream"] = stream
+        body = build_request(body_params)
+        policy = client._retry_policy if isinstance(retries, NotGiven) else (
+            resolve_retries(retries)
+        )
+        call_timeouts = _resolve_timeouts(timeouts, client.timeouts)
+        streaming = stream is True
+        headers = client._build_headers(streaming, extra_headers)
+        headers[IDEMPOTENCY_HEADER] = idempotency_key or uuid.uuid4().hex
+        call = Call(
+            client._ensure_transport(),
+            client._completions_url,
+            body,
+            headers,
+            policy=policy,
+            timeouts=call_timeouts,
+        )
+        response = await call.send()
+        if streaming:
+            return client._track_stream(
+                EventStream(
+                    call,
+                    response,
+                    decoder=CHUNK_DECODER.decode,
+                    max_event_size=client.max_event_size,
+                )
+            )
+        data = await response.read(
+            idle=call_timeouts.stream_idle, deadline=call.deadline
+        )
+        response.release()
+        return decode_completion(data, response.request_id)
+
+
+def _resolve_timeouts(value: TimeoutsOption | NotGiven, default: Timeouts) -> Timeouts:
+    if isinstance(value, NotGiven):
+        return default
+    if value is None:
+        return Timeouts(
+            connect=None, pool=None, first_byte=None, stream_idle=None, deadline=None
+        )
+    if isinstance(value, Timeouts):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterTypeError(
+            "timeouts", f"expected Timeouts, seconds or None, got {type(value).__name__}"
+        )
+    if not value > 0:
+        raise InvalidParameterError("timeouts", "must be > 0 seconds")
+    return default.replace(deadline=float(value))
+
+
+class AsyncRouter:
+    """``client.router``."""
+
+    __slots__ = ("completions",)
+
+    def __init__(self, client: AsyncOrq) -> None:
+        self.completions = AsyncCompletions(client)

@@ -1,0 +1,413 @@
+"""EventStream: the async iterator over completion chunks.
+
+A class with ``__anext__``, deliberately not an async generator: aiohttp's
+``ClientResponse.close()`` is synchronous, so the connection can be released on
+every exit path, including a ``break`` without ``async with`` (``__del__`` runs as
+soon as the last reference goes) and the client's ``aclose()``.
+
+Time limits while streaming: one anyio cancel scope per chunk would cost more
+than the whole parse and decode (about 7 µs against about 1.5 µs), so the idle
+limit and the overall deadline use one lazily re-armed loop timer per stream.
+When it finds the reader waiting past a limit it fails the pending read with the
+typed timeout (``HTTPResponse.abort_read``); nothing is cancelled, so the
+caller's own cancel scopes and ``CancelledError`` stay untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import TracebackType
+from typing import Final, Generic, TypeVar
+
+import msgspec
+
+from ._call import Call
+from ._codec import ERROR_DECODER
+from ._exceptions import (
+    APIConnectionError,
+    ClientClosedError,
+    DeadlineExceededError,
+    IncompleteStreamError,
+    OrqError,
+    SSEProtocolError,
+    StreamAPIError,
+    StreamConsumedError,
+    StreamDecodeError,
+    StreamIdleTimeoutError,
+    UnexpectedContentTypeError,
+    excerpt,
+)
+from ._sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
+from ._transport import HTTPResponse
+
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "EventStream"]
+
+T = TypeVar("T")
+
+#: After ``[DONE]``, how long we read the rest of the body so the connection can
+#: go back to the pool (openai uses 0.1 s; a prompt server ends at once).
+DEFAULT_DRAIN_TIMEOUT: Final = 0.2
+
+_DONE: Final = b"[DONE]"
+_OPEN, _DONE_STATE, _CLOSED, _CLIENT_CLOSED = range(4)
+
+
+class EventStream(Generic[T]):
+    """An ``async for`` stream of completion chunks; also an async context manager.
+
+    ``create(..., stream=True)`` returns it once the response headers arrived.
+    Iterating ends normally at ``data: [DONE]`` (or at a clean end of the body
+    when the last chunk carried a ``finish_reason``).
+
+    :raises StreamAPIError: the server reported an error inside the stream.
+    :raises StreamDecodeError: an event's data is not a valid chunk.
+    :raises IncompleteStreamError: the body ended before ``[DONE]``.
+    :raises StreamConnectionError: the connection failed mid-stream.
+    :raises StreamIdleTimeoutError, DeadlineExceededError: a time limit ran out.
+    :raises SSEProtocolError: the event stream is malformed (e.g. an event too large).
+    """
+
+    def __init__(
+        self,
+        call: Call,
+        response: HTTPResponse,
+        *,
+        decoder: Callable[[bytes], T],
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+        on_close: Callable[[EventStream[T]], None] | None = None,
+    ) -> None:
+        self._call = call
+        self._response = response
+        self._decode = decoder
+        self._max_event_size = max_event_size
+        self._drain_timeout = drain_timeout
+        self._on_close = on_close
+        self._parser = SSEDecoder(max_event_size=max_event_size)
+        self._events: list[object] = []
+        self._next = 0
+        self._state = _OPEN
+        self._finished_reason = False
+        self._text: list[str] = []
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting_since = 0.0
+        self._reading = False
+        #: Chunks handed to the caller so far.
+        self.chunks_received = 0
+        self._check_content_type(response)
+
+    # -- public surface ---------------------------------------------------
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's request id for the response being streamed."""
+        return self._response.request_id
+
+    @property
+    def attempts(self) -> int:
+        """HTTP attempts this call made (1 when nothing was retried)."""
+        return self._call.attempts
+
+    @property
+    def partial_text(self) -> str:
+        """The text of the first choice received so far."""
+        return "".join(self._text)
+
+    def __aiter__(self) -> EventStream[T]:
+        return self
+
+    async def __aenter__(self) -> EventStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the stream and free its connection (idempotent)."""
+        self._close(_CLOSED if self._state == _OPEN else self._state)
+
+    def close(self) -> None:
+        """Synchronous :meth:`aclose`, for ``finally`` blocks and finalisers."""
+        self._close(_CLOSED if self._state == _OPEN else self._state)
+
+    def __del__(self) -> None:
+        response = getattr(self, "_response", None)
+        if response is not None and not response.closed:
+            try:
+                self._close(_CLOSED)
+            except RuntimeError:  # pragma: no cover - the loop is already closed
+                pass
+
+    # -- iteration ----------------------------------------------------------
+
+    async def __anext__(self) -> T:
+        if self._state != _OPEN:
+            raise self._ended_error()
+        self._waiting_since = self._loop.time()
+        try:
+            return await self._next_chunk()
+        except StopAsyncIteration:
+            raise
+        except BaseException:
+            # Cancellation, a timeout, a fault: the connection cannot be reused.
+            self._close(_CLOSED)
+            raise
+
+    async def _next_chunk(self) -> T:
+        call = self._call
+        while True:
+            events = self._events
+            while self._next < len(events):
+                event = events[self._next]
+                self._next += 1
+                data: bytes = event.data  # type: ignore[attr-defined]
+                if event.event != "message":  # type: ignore[attr-defined]
+                    if event.event == "error":  # type: ignore[attr-defined]
+                        error = self._in_band_error(data)
+                        if self.chunks_received == 0 and error.retryable:
+                            await self._restart(error)
+                            break
+                        raise error
+                    continue  # an unknown event type: not ours to fail on
+                if data == _DONE:
+                    await self._finish()
+                    raise StopAsyncIteration
+                try:
+                    chunk = self._decode(data)
+                except msgspec.DecodeError as exc:
+                    error = self._undecodable(data, exc)
+                    if self.chunks_received == 0 and error.retryable:
+                        await self._restart(error)
+                        break
+                    raise error from None
+                self.chunks_received += 1
+                self._track(chunk)
+                return chunk
+            else:
+                await self._read_more(call)
+
+    async def _read_more(self, call: Call) -> None:
+        if call.deadline is not None and self._loop.time() >= call.deadline:
+            raise DeadlineExceededError(
+                f"the call's deadline passed after {self.chunks_received} chunk(s)",
+                request_id=self.request_id,
+            )
+        if self._timer is None and (
+            call.timeouts.stream_idle is not None or call.deadline is not None
+        ):
+            self._arm_timer()
+        self._reading = True
+        try:
+            data = await self._response.read_some()
+        except APIConnectionError as exc:
+            exc.chunks_delivered = self.chunks_received
+            if self.chunks_received == 0 and not isinstance(exc, DeadlineExceededError):
+                exc.retryable = True
+                await self._restart(exc)
+                return
+            exc.retryable = False
+            raise
+        finally:
+            self._reading = False
+        try:
+            if data:
+                self._events = self._parser.feed(data)
+                self._next = 0
+                return
+            self._events = self._parser.end()
+            self._next = 0
+        except SSEProtocolError as exc:
+            exc.request_id = self.request_id
+            raise
+        if self._events:
+            return
+        # Clean end of the body without [DONE].
+        if self._finished_reason:
+            self._state = _DONE_STATE
+            self._release()
+            raise StopAsyncIteration
+        error = IncompleteStreamError(
+            f"the stream ended after {self.chunks_received} chunk(s) without "
+            "[DONE] or a finish_reason",
+            chunks_received=self.chunks_received,
+            partial_text=self.partial_text,
+            request_id=self.request_id,
+            retryable=self.chunks_received == 0,
+        )
+        if self.chunks_received == 0:
+            await self._restart(error)
+            return
+        raise error
+
+    async def _restart(self, error: OrqError) -> None:
+        """Nothing reached the caller yet: try the call again, or raise."""
+        self._cancel_timer()
+        self._response.close()
+        response = await self._call.retry(error)
+        self._response = response
+        self._check_content_type(response)
+        self._parser = SSEDecoder(max_event_size=self._max_event_size)
+        self._events = []
+        self._next = 0
+
+    # -- helpers --------------------------------------------------------------
+
+    def _track(self, chunk: object) -> None:
+        choices = getattr(chunk, "choices", None)
+        if choices:
+            first = choices[0]
+            self._text.append(first.text)
+            if first.finish_reason is not None:
+                self._finished_reason = True
+
+    def _in_band_error(self, data: bytes) -> StreamAPIError:
+        try:
+            detail = ERROR_DECODER.decode(data).error
+            message, type_, code, param = (
+                detail.message,
+                detail.type,
+                detail.code,
+                detail.param,
+            )
+        except msgspec.DecodeError:
+            message, type_, code, param = excerpt(data), None, None, None
+        return StreamAPIError(
+            message or "the server reported an error",
+            type=type_,
+            code=None if code is None else str(code),
+            param=param,
+            request_id=self.request_id,
+            retryable=self.chunks_received == 0,
+            chunks_delivered=self.chunks_received,
+        )
+
+    def _undecodable(self, data: bytes, exc: msgspec.DecodeError) -> OrqError:
+        try:
+            envelope = ERROR_DECODER.decode(data)
+        except msgspec.DecodeError:
+            return StreamDecodeError(
+                f"event {self.chunks_received} is not a valid chunk ({exc}): "
+                f"{excerpt(data)!r}",
+                raw=data,
+                request_id=self.request_id,
+                event_index=self.chunks_received,
+            )
+        detail = envelope.error
+        return StreamAPIError(
+            detail.message or "the server reported an error",
+            type=detail.type,
+            code=None if detail.code is None else str(detail.code),
+            param=detail.param,
+            request_id=self.request_id,
+            retryable=self.chunks_received == 0,
+            chunks_delivered=self.chunks_received,
+        )
+
+    def _check_content_type(self, response: HTTPResponse) -> None:
+        if response.content_type == "text/event-stream":
+            return
+        response.close()
+        self._state = _CLOSED
+        raise UnexpectedContentTypeError(
+            f"expected text/event-stream, got {response.content_type or 'no content type'!r} "
+            f"(HTTP {response.status})",
+            status_code=response.status,
+            content_type=response.content_type,
+            body_excerpt="",
+            request_id=response.request_id,
+        )
+
+    async def _finish(self) -> None:
+        self._state = _DONE_STATE
+        self._cancel_timer()
+        await self._response.drain(self._drain_timeout)
+        self._detach()
+
+    def _release(self) -> None:
+        self._cancel_timer()
+        if self._response.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+        self._detach()
+
+    def _close(self, state: int) -> None:
+        if self._state == _OPEN or state == _CLIENT_CLOSED:
+            if self._state == _OPEN:
+                self._state = state
+        self._cancel_timer()
+        if not self._response.closed:
+            self._response.close()
+        self._detach()
+
+    def _detach(self) -> None:
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close(self)
+
+    def _client_closed(self) -> None:
+        """Called by the client's ``aclose()`` while this stream is open."""
+        if self._state == _OPEN:
+            self._state = _CLIENT_CLOSED
+        self._close(_CLIENT_CLOSED)
+
+    def _ended_error(self) -> BaseException:
+        if self._state == _DONE_STATE:
+            return StopAsyncIteration()
+        if self._state == _CLIENT_CLOSED:
+            return ClientClosedError("the client was closed while this stream was open")
+        return StreamConsumedError("the stream was closed; it cannot be iterated again")
+
+    # -- the lazy idle / deadline timer --------------------------------------
+
+    def _arm_timer(self) -> None:
+        self._timer = self._loop.call_at(self._due(self._loop.time()), self._on_timer)
+
+    def _due(self, now: float) -> float:
+        idle = self._call.timeouts.stream_idle
+        deadline = self._call.deadline
+        due = float("inf")
+        if idle is not None:
+            due = (self._waiting_since if self._reading else now) + idle
+        if deadline is not None and deadline < due:
+            due = deadline
+        return due
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._state != _OPEN or self._response.closed:
+            return
+        now = self._loop.time()
+        deadline = self._call.deadline
+        if self._reading:
+            error: OrqError | None = None
+            if deadline is not None and now >= deadline:
+                error = DeadlineExceededError(
+                    f"the call's deadline passed after {self.chunks_received} chunk(s)",
+                    request_id=self.request_id,
+                )
+            else:
+                idle = self._call.timeouts.stream_idle
+                if idle is not None and now - self._waiting_since >= idle:
+                    error = StreamIdleTimeoutError(
+                        f"no data event within {idle}s "
+                        f"(after {self.chunks_received} chunk(s))",
+                        request_id=self.request_id,
+                        chunks_delivered=self.chunks_received,
+                    )
+            if error is not None:
+                self._response.abort_read(error)
+                return
+        self._timer = self._loop.call_at(self._due(now), self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
