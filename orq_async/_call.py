@@ -78,7 +78,7 @@ def api_error_from_response(
         return RateLimitError(
             message,
             retry_after=parse_retry_after(resp.headers, now),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     return klass(message, **common)  # type: ignore[arg-type]
 

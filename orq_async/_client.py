@@ -7,7 +7,7 @@ import ssl
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ._config import (
     COMPLETIONS_PATH,
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = ["AsyncOrq"]
+
+_S = TypeVar("_S", bound=EventStream[Any])
 
 USER_AGENT: Final = f"orq-async/{__version__}"
 
@@ -110,7 +112,9 @@ class AsyncOrq:
             raise InvalidParameterTypeError("api_key", "expected str")
         self._api_key = _Secret(api_key)
         url = server_url or os.environ.get("ORQ_SERVER_URL") or DEFAULT_SERVER_URL
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not isinstance(cast(object, url), str) or not url.startswith(
+            ("http://", "https://")
+        ):
             raise InvalidParameterError(
                 "server_url", f"expected an http(s) URL, got {url!r}"
             )
@@ -198,7 +202,10 @@ class AsyncOrq:
         }
         for source in (self._default_headers, extra or {}):
             for name, value in source.items():
-                if not isinstance(name, str) or not isinstance(value, str):
+                if not (
+                    isinstance(cast(object, name), str)
+                    and isinstance(cast(object, value), str)
+                ):
                     raise InvalidParameterTypeError(
                         "extra_headers", "header names and values must be str"
                     )
@@ -211,6 +218,6 @@ class AsyncOrq:
                 headers[name] = value
         return headers
 
-    def _track_stream(self, stream: EventStream[Any]) -> Any:
+    def _track_stream(self, stream: _S) -> _S:
         self._streams.add(stream)
         return stream

@@ -82,8 +82,7 @@ def _check_prompt(prompt: Any) -> None:
     if not prompt:
         raise InvalidParameterError("prompt", "must not be empty")
     kinds = {
-        "list[int]" if isinstance(p, list | tuple) else type(p).__name__
-        for p in prompt
+        "list[int]" if isinstance(p, list | tuple) else type(p).__name__ for p in prompt
     }
     if len(kinds) > 1 or not kinds <= {"str", "int", "list[int]"}:
         raise InvalidParameterTypeError(
@@ -131,7 +130,7 @@ def build_request(params: Mapping[str, Any]) -> bytes:
 
 def _parameter_error(message: str) -> InvalidParameterError:
     match = _PATH.search(message)
-    field = match.group("path") if match else "<body>"
+    field = match.group("path") if match else ""
     problem = message[: match.start()] if match else message
     if problem.startswith("Object contains unknown field"):
         field = f"{field}.{problem.split('`')[1]}" if field else problem.split("`")[1]

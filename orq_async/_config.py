@@ -24,7 +24,9 @@ def _check_limit(name: str, value: float | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidParameterTypeError(name, f"expected seconds or None, got {value!r}")
+        raise InvalidParameterTypeError(
+            name, f"expected seconds or None, got {value!r}"
+        )
     if not value > 0 or math.isnan(value):
         raise InvalidParameterError(name, f"must be > 0 seconds, got {value!r}")
 
@@ -61,7 +63,7 @@ class Timeouts:
         **changes: float | None,
     ) -> Timeouts:
         """A copy with some limits changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
 
 
 @final
@@ -89,7 +91,8 @@ class PoolLimits:
                 raise InvalidParameterError(f"limits.{name}", "must be >= 0")
         if self.max_connections == 0:
             raise InvalidParameterError(
-                "limits.max_connections", "must be >= 1 (an unbounded pool cannot time out)"
+                "limits.max_connections",
+                "must be >= 1 (an unbounded pool cannot time out)",
             )
         _check_limit("limits.keepalive_expiry", self.keepalive_expiry)
 

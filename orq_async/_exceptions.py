@@ -187,7 +187,9 @@ class UnprocessableEntityError(APIError):
 class RateLimitError(APIError):
     """Raised on HTTP 429."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         #: Seconds the server asked us to wait, when it said so.
         self.retry_after = retry_after
@@ -241,7 +243,7 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 
 
 class ConnectTimeoutError(APITimeoutError):
-    """Raised when the TCP/TLS connection was not established within the connect limit."""
+    """Raised when no TCP/TLS connection was made within the connect limit."""
 
 
 class PoolTimeoutError(APITimeoutError):

@@ -163,8 +163,10 @@ class AsyncCompletions:
                 raise InvalidParameterTypeError("stream", "expected bool")
             body_params["stream"] = stream
         body = build_request(body_params)
-        policy = client._retry_policy if isinstance(retries, NotGiven) else (
-            resolve_retries(retries)
+        policy = (
+            client._retry_policy
+            if isinstance(retries, NotGiven)
+            else (resolve_retries(retries))
         )
         call_timeouts = _resolve_timeouts(timeouts, client.timeouts)
         streaming = stream is True
@@ -206,7 +208,8 @@ def _resolve_timeouts(value: TimeoutsOption | NotGiven, default: Timeouts) -> Ti
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidParameterTypeError(
-            "timeouts", f"expected Timeouts, seconds or None, got {type(value).__name__}"
+            "timeouts",
+            f"expected Timeouts, seconds or None, got {type(value).__name__}",
         )
     if not value > 0:
         raise InvalidParameterError("timeouts", "must be > 0 seconds")

@@ -173,11 +173,14 @@ def resolve_retries(value: RetriesArg) -> RetryPolicy:
         )
     raise InvalidParameterTypeError(
         "retries",
-        f"expected RetryPolicy, RetryConfig, int, bool or None, got {type(value).__name__}",
+        "expected RetryPolicy, RetryConfig, int, bool or None, "
+        f"got {type(value).__name__}",
     )
 
 
-def backoff_delay(policy: RetryPolicy, retry_index: int, random: Callable[[], float]) -> float:
+def backoff_delay(
+    policy: RetryPolicy, retry_index: int, random: Callable[[], float]
+) -> float:
     """The wait before retry number ``retry_index`` (0 for the first retry).
 
     Full jitter (AWS "Exponential Backoff and Jitter"): uniform in
@@ -274,6 +277,7 @@ def decide_retry(
         )
     if policy.max_elapsed is not None and elapsed + delay > policy.max_elapsed:
         return RetryDecision(
-            None, f"{source} wait {delay:.3g}s exceeds max_elapsed {policy.max_elapsed:g}s"
+            None,
+            f"{source} wait {delay:.3g}s exceeds max_elapsed {policy.max_elapsed:g}s",
         )
     return RetryDecision(delay, source)

@@ -118,8 +118,10 @@ def translate_error(
         if isinstance(exc, TimeoutError | asyncio.TimeoutError):
             target = APITimeoutError
     text = str(exc) or type(exc).__name__
-    if mid_stream and issubclass(target, APIConnectionError) and not issubclass(
-        target, APITimeoutError
+    if (
+        mid_stream
+        and issubclass(target, APIConnectionError)
+        and not issubclass(target, APITimeoutError)
     ):
         target = StreamConnectionError
     if issubclass(target, APIConnectionError):
@@ -131,7 +133,12 @@ def translate_error(
     return target(f"{type(exc).__name__}: {text}", request_id=request_id)
 
 
-_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-orq-request-id", "x-trace-id")
+_REQUEST_ID_HEADERS: Final = (
+    "x-request-id",
+    "request-id",
+    "x-orq-request-id",
+    "x-trace-id",
+)
 
 
 class HTTPResponse:
@@ -168,7 +175,7 @@ class HTTPResponse:
         scope_deadline = min(
             (d for d in (limit, deadline) if d is not None), default=float("inf")
         )
-        with anyio.CancelScope(deadline=scope_deadline) as scope:
+        with anyio.CancelScope(deadline=scope_deadline):
             try:
                 return await self._resp.read()
             except Exception as exc:
@@ -446,4 +453,3 @@ class Transport:
                 raise translate_error(exc) from exc
             return HTTPResponse(resp)
         raise clock.error(url)
-

@@ -17,9 +17,7 @@ Two families with different rules (see ../shared/orq-wire-spec.md §2, §3):
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
-
-from typing_extensions import TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -57,14 +55,26 @@ __all__ = [
 
 
 # Numbers are ``int | float`` with the same bounds on both, so ints stay ints.
-Temperature: TypeAlias = Union[Annotated[int, Meta(ge=0, le=2)], Annotated[float, Meta(ge=0, le=2)]]  # noqa: UP007
-Penalty: TypeAlias = Union[Annotated[int, Meta(ge=-2, le=2)], Annotated[float, Meta(ge=-2, le=2)]]  # noqa: UP007
-TopP: TypeAlias = Union[Annotated[int, Meta(ge=0, le=1)], Annotated[float, Meta(ge=0, le=1)]]  # noqa: UP007
-UnitInterval: TypeAlias = Union[Annotated[int, Meta(ge=0, le=1)], Annotated[float, Meta(ge=0, le=1)]]  # noqa: UP007
-RetryCount: TypeAlias = Union[Annotated[int, Meta(ge=1, le=5)], Annotated[float, Meta(ge=1, le=5)]]  # noqa: UP007
-CacheTTL: TypeAlias = Union[Annotated[int, Meta(ge=1, le=259200)], Annotated[float, Meta(ge=1, le=259200)]]  # noqa: UP007
-Weight: TypeAlias = Union[Annotated[int, Meta(ge=1, le=1)], Annotated[float, Meta(ge=0.001, le=1)]]  # noqa: UP007
-AtLeastOne: TypeAlias = Union[Annotated[int, Meta(ge=1)], Annotated[float, Meta(ge=1)]]  # noqa: UP007
+Temperature: TypeAlias = (
+    Annotated[int, Meta(ge=0, le=2)] | Annotated[float, Meta(ge=0, le=2)]
+)
+Penalty: TypeAlias = (
+    Annotated[int, Meta(ge=-2, le=2)] | Annotated[float, Meta(ge=-2, le=2)]
+)
+TopP: TypeAlias = Annotated[int, Meta(ge=0, le=1)] | Annotated[float, Meta(ge=0, le=1)]
+UnitInterval: TypeAlias = (
+    Annotated[int, Meta(ge=0, le=1)] | Annotated[float, Meta(ge=0, le=1)]
+)
+RetryCount: TypeAlias = (
+    Annotated[int, Meta(ge=1, le=5)] | Annotated[float, Meta(ge=1, le=5)]
+)
+CacheTTL: TypeAlias = (
+    Annotated[int, Meta(ge=1, le=259200)] | Annotated[float, Meta(ge=1, le=259200)]
+)
+Weight: TypeAlias = (
+    Annotated[int, Meta(ge=1, le=1)] | Annotated[float, Meta(ge=0.001, le=1)]
+)
+AtLeastOne: TypeAlias = Annotated[int, Meta(ge=1)] | Annotated[float, Meta(ge=1)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 HTTPStatus = Annotated[int, Meta(ge=100, le=599)]
 FallbackStatus = Annotated[int, Meta(ge=400, le=599)]
