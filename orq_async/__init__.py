@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from ._client import AsyncOrq as AsyncOrq
+from ._client import ClientOptions as ClientOptions
 from ._config import PoolLimits as PoolLimits
 from ._config import Timeouts as Timeouts
 from ._exceptions import APIConnectionError as APIConnectionError
@@ -53,6 +54,8 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._sse import ServerSentEvent as ServerSentEvent
 from ._sse import SSEDecoder as SSEDecoder
 from ._streaming import EventStream as EventStream
+from ._sync import Orq as Orq
+from ._sync import Stream as Stream
 from ._types import NOT_GIVEN as NOT_GIVEN
 from ._types import NotGiven as NotGiven
 from ._version import __version__ as __version__
@@ -82,7 +85,6 @@ from ._wire import Timeout as Timeout
 from ._wire import Usage as Usage
 
 __all__ = (
-    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -92,6 +94,7 @@ __all__ = (
     "BadRequestError",
     "Cache",
     "ClientClosedError",
+    "ClientOptions",
     "Completion",
     "CompletionChoice",
     "CompletionChunk",
@@ -115,8 +118,10 @@ __all__ = (
     "KnowledgeBase",
     "LoadBalancer",
     "LoadBalancerModel",
+    "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
+    "Orq",
     "OrqConfig",
     "OrqError",
     "PermissionDeniedError",
@@ -135,6 +140,7 @@ __all__ = (
     "SSEDecoder",
     "SSEProtocolError",
     "ServerSentEvent",
+    "Stream",
     "StreamAPIError",
     "StreamConnectionError",
     "StreamConsumedError",

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from ._client import AsyncOrq
 from ._exceptions import InvalidParameterError, OrqError
+from ._resources import CompletionParams
 
 __all__ = ["main"]
 
@@ -60,11 +61,15 @@ async def _complete(
 ) -> None:
     import msgspec  # local: only the CLI prints JSON lines
 
-    params: dict[str, object] = {}
-    for name in ("max_tokens", "temperature", "top_p", "seed"):
-        value = getattr(args, name, None)
-        if value is not None:
-            params[name] = value
+    params: CompletionParams = {}
+    if getattr(args, "max_tokens", None) is not None:
+        params["max_tokens"] = args.max_tokens
+    if getattr(args, "temperature", None) is not None:
+        params["temperature"] = args.temperature
+    if getattr(args, "top_p", None) is not None:
+        params["top_p"] = args.top_p
+    if getattr(args, "seed", None) is not None:
+        params["seed"] = args.seed
     if getattr(args, "stop", None):
         params["stop"] = args.stop
     started = time.perf_counter()

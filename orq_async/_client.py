@@ -7,7 +7,7 @@ import ssl
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, cast
 
 from ._config import (
     COMPLETIONS_PATH,
@@ -33,7 +33,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AsyncOrq"]
+__all__ = ["AsyncOrq", "ClientOptions"]
 
 _S = TypeVar("_S", bound=EventStream[Any])
 
@@ -64,6 +64,20 @@ class _Secret:
 def _authorization(key: str) -> str:
     # A key that already carries the scheme is not prefixed twice (as the SDK).
     return key if key[:7].lower() == "bearer " else f"Bearer {key}"
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options of :class:`AsyncOrq` (and of the blocking ``Orq``)."""
+
+    server_url: str | None
+    timeouts: Timeouts
+    retries: RetriesOption | NotGiven
+    limits: PoolLimits
+    default_headers: Mapping[str, str] | None
+    session: aiohttp.ClientSession | None
+    ssl_context: ssl.SSLContext | bool
+    max_event_size: int
+    trace_configs: Sequence[aiohttp.TraceConfig]
 
 
 class AsyncOrq:

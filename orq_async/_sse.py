@@ -38,7 +38,9 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
 #: huge tool-call payloads while still bounding memory against a hostile server.
 DEFAULT_MAX_EVENT_SIZE: int = 8 * 1024 * 1024
 
-# "If the first character is U+FEFF, skip it" – spec §9.2.5, applied to the UTF-8 form.
+# U+FEFF in UTF-8. The spec decodes the stream with "UTF-8 decode", which drops one
+# leading BOM, and its grammar says "One leading U+FEFF BYTE ORDER MARK character must
+# be ignored if any are present"; any later BOM is ordinary content.
 _BOM = b"\xef\xbb\xbf"
 _LF = 0x0A  # indexing bytes gives ints, so compare with ints
 _CR = 0x0D
@@ -201,6 +203,7 @@ class SSEDecoder:
             # publishes the id and dispatches a "message".
             if data[-2:] == b"\n\n" and data[:6] == b"data: ":
                 value = data[6:-2]
+                # 10 is LF: a second line inside would make it a multi-line block.
                 if 10 not in value and len(data) - 2 <= self._max:
                     self._last_id = id_buf = self._id_buf
                     return [ServerSentEvent("message", value, id_buf, self._retry)]
@@ -233,7 +236,7 @@ class SSEDecoder:
                 value = block[5:]
             else:
                 break
-            if 10 in block or len(block) > limit:
+            if 10 in block or len(block) > limit:  # 10 is LF: several lines
                 break
             append(ServerSentEvent("message", value, id_buf, retry))
             done += 1
@@ -311,13 +314,11 @@ class SSEDecoder:
         self._sync_flags()
 
     def _feed_lines_lf(self, data: bytes, events: list[ServerSentEvent]) -> None:
-        """Consume LF-only ``data`` line by line (started, alive decoder)."""
+        """Consume LF-only ``data`` line by line, starting idle (no partial line)."""
         lines = data.split(b"\n")
         # split() leaves what follows the last LF as the final item: b"" if the read
         # ended on a line end, otherwise a partial line to keep.
         partial = lines.pop()
-        if self._buf and lines:
-            lines[0] = self._take_partial(lines[0])
         for line in lines:
             self._line(line, events)
         if partial:

@@ -482,6 +482,18 @@ def test_events_after_a_pending_id_carry_it() -> None:
     ]
 
 
+def test_several_events_after_a_pending_id_publish_it() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\n") == [msg(b"a")]
+    assert decoder.feed(b"id: 4\n") == []
+    assert decoder.last_event_id == ""
+    assert decoder.feed(b"data: b\n\ndata: c\n\n") == [
+        msg(b"b", id="4"),
+        msg(b"c", id="4"),
+    ]
+    assert decoder.last_event_id == "4"
+
+
 @pytest.mark.parametrize("kind", [bytearray, memoryview])
 def test_feed_accepts_bytearray_and_memoryview(
     kind: type[bytearray | memoryview],

@@ -27,10 +27,16 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def reference_parse(stream: bytes) -> list[ServerSentEvent]:
+    """The events of :func:`reference_state`."""
+    return reference_state(stream)[0]
+
+
+def reference_state(stream: bytes) -> tuple[list[ServerSentEvent], str, int | None]:
     """The WHATWG algorithm transcribed as literally as possible, on whole input.
 
     Independent of the decoder's machinery: regex line splitting, a bytes data
-    buffer with explicit LF handling, no fast paths.
+    buffer with explicit LF handling, no fast paths. Returns the events, the
+    published last event id and the reconnection time.
     """
     if stream.startswith(BOM):
         stream = stream[3:]
@@ -41,8 +47,10 @@ def reference_parse(stream: bytes) -> list[ServerSentEvent]:
     event_type = ""
     id_buffer = ""
     retry: int | None = None
+    last_event_id = ""
     for line in lines:
         if line == b"":
+            last_event_id = id_buffer
             if data == b"":
                 event_type = ""
                 continue
@@ -72,7 +80,7 @@ def reference_parse(stream: bytes) -> list[ServerSentEvent]:
         elif field == b"retry":
             if value and all(0x30 <= b <= 0x39 for b in value):
                 retry = int(value)
-    return events
+    return events, last_event_id, retry
 
 
 def pieces_of(stream: bytes, cuts: Sequence[int]) -> list[bytes]:
@@ -94,6 +102,17 @@ def decode(
         events += decoder.feed(piece)
     events += decoder.end()
     return events
+
+
+def decode_state(
+    pieces: Sequence[bytes],
+) -> tuple[list[ServerSentEvent], str, int | None]:
+    decoder = SSEDecoder()
+    events: list[ServerSentEvent] = []
+    for piece in pieces:
+        events += decoder.feed(piece)
+    events += decoder.end()
+    return events, decoder.last_event_id, decoder.retry
 
 
 # -- strategies ------------------------------------------------------------------------
@@ -188,9 +207,9 @@ _cuts = st.lists(st.integers(min_value=0, max_value=10_000), max_size=20)
 @settings(deadline=None, max_examples=400)
 @given(stream=sse_wire(), cuts=_cuts)
 def test_any_chunking_gives_the_same_events(stream: bytes, cuts: list[int]) -> None:
-    whole = decode([stream])
-    assert whole == reference_parse(stream)
-    assert decode(pieces_of(stream, cuts)) == whole
+    whole = decode_state([stream])
+    assert whole == reference_state(stream)
+    assert decode_state(pieces_of(stream, cuts)) == whole
 
 
 @settings(deadline=None, max_examples=100)

@@ -1,0 +1,294 @@
+"""Orq: the synchronous facade over AsyncOrq.
+
+No second implementation: every call runs the async core on a private event
+loop in a daemon thread (an anyio blocking portal), and :class:`Stream` wraps an
+:class:`EventStream` in a plain iterator. A daemon thread, so a forgotten
+``close()`` can never keep the interpreter from exiting.
+
+Interrupts: when the calling thread gets ``KeyboardInterrupt`` (or any other
+exception) while it waits, the pending async operation is cancelled, which
+closes its connection, before the exception propagates.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar, overload
+
+import anyio
+from anyio.from_thread import BlockingPortal
+from typing_extensions import Unpack
+
+from ._client import AsyncOrq, ClientOptions
+from ._exceptions import ClientClosedError
+from ._resources import CompletionParams, PromptInput, RetriesOption, TimeoutsOption
+from ._streaming import EventStream
+from ._types import NOT_GIVEN, NotGiven
+from ._wire import Completion, CompletionChunk
+
+__all__ = ["Orq", "Stream"]
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """A daemon thread running an event loop with a blocking portal."""
+
+    def __init__(self) -> None:
+        ready: concurrent.futures.Future[BlockingPortal] = concurrent.futures.Future()
+        self._stopped = threading.Event()
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                ready.set_result(portal)
+                await portal.sleep_until_stopped()
+
+        def run() -> None:
+            try:
+                anyio.run(serve)
+            except BaseException as exc:  # pragma: no cover - start-up failure
+                if not ready.done():
+                    ready.set_exception(exc)
+            finally:
+                self._stopped.set()
+
+        self._thread = threading.Thread(target=run, name="orq-async-loop", daemon=True)
+        self._thread.start()
+        self.portal = ready.result()
+
+    def call(self, func: Callable[..., Awaitable[T]], *args: object) -> T:
+        """Run ``func(*args)`` on the loop; cancel it if the caller is interrupted.
+
+        A concurrent future cannot be cancelled once running, so the task runs
+        in a cancel scope we can reach from here.
+        """
+        scopes: list[anyio.CancelScope] = []
+
+        async def run() -> T:
+            with anyio.CancelScope() as scope:
+                scopes.append(scope)
+                return await func(*args)
+            raise ClientClosedError("the call was cancelled")  # pragma: no cover
+
+        future = self.portal.start_task_soon(run)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done() and scopes:
+                try:
+                    self.portal.call(scopes[0].cancel)
+                    concurrent.futures.wait([future], timeout=5)
+                except RuntimeError:  # pragma: no cover - the loop already ended
+                    pass
+            raise
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        try:
+            self.portal.call(self.portal.stop)
+        except RuntimeError:  # pragma: no cover - the loop already ended
+            pass
+        self._thread.join(timeout=5)
+
+
+class Stream(Generic[T]):
+    """A blocking iterator over an :class:`EventStream`; also a context manager.
+
+    ``break`` out of the loop, ``close()``, leaving ``with`` and dropping the
+    object all release the connection.
+    """
+
+    def __init__(self, loop: _LoopThread, stream: EventStream[T]) -> None:
+        self._loop = loop
+        self._stream = stream
+
+    @property
+    def request_id(self) -> str | None:
+        return self._stream.request_id
+
+    @property
+    def chunks_received(self) -> int:
+        return self._stream.chunks_received
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        try:
+            return self._loop.call(self._stream.__anext__)
+        except StopAsyncIteration:
+            raise StopIteration from None
+        except BaseException:
+            # KeyboardInterrupt can land just after a chunk arrived (between
+            # two calls): close here too, so the connection never outlives it.
+            self.close()
+            raise
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the stream and free its connection (idempotent)."""
+        try:
+            self._loop.call(self._stream.aclose)
+        except RuntimeError:  # the portal is gone: its loop closed everything
+            pass
+
+    def __del__(self) -> None:
+        stream = getattr(self, "_stream", None)
+        if stream is None:
+            return
+        try:
+            # Never block in a finaliser: ask the loop thread to close it.
+            self._loop.portal.start_task_soon(stream.aclose)
+        except Exception:  # pragma: no cover - interpreter or portal shutting down
+            pass
+
+
+class Completions:
+    """``orq.router.completions`` (blocking)."""
+
+    def __init__(self, owner: Orq) -> None:
+        self._owner = owner
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: Literal[False] | NotGiven = NOT_GIVEN,
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Completion: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: Literal[True],
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Stream[CompletionChunk]: ...
+
+    def create(
+        self,
+        *,
+        model: str,
+        prompt: PromptInput,
+        stream: bool | NotGiven = NOT_GIVEN,
+        retries: RetriesOption | NotGiven = NOT_GIVEN,
+        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **params: Unpack[CompletionParams],
+    ) -> Completion | Stream[CompletionChunk]:
+        """Blocking ``AsyncOrq.router.completions.create``; same arguments, errors."""
+        owner = self._owner
+        loop = owner._running_loop()
+        create = owner._async.router.completions.create
+
+        async def run() -> Completion | EventStream[CompletionChunk]:
+            return await create(
+                model=model,
+                prompt=prompt,
+                stream=stream,
+                retries=retries,
+                timeouts=timeouts,
+                extra_headers=extra_headers,
+                idempotency_key=idempotency_key,
+                **params,
+            )
+
+        result = loop.call(run)
+        if isinstance(result, EventStream):
+            return Stream(loop, result)
+        return result
+
+
+class Router:
+    """``orq.router`` (blocking)."""
+
+    def __init__(self, owner: Orq) -> None:
+        self.completions = Completions(owner)
+
+
+def _shutdown(loop: _LoopThread, client: AsyncOrq) -> None:
+    try:
+        loop.call(client.aclose)
+    except Exception:  # pragma: no cover - best effort at exit
+        pass
+    loop.stop()
+
+
+class Orq:
+    """The blocking client: the same surface and arguments as :class:`AsyncOrq`.
+
+    >>> with Orq(api_key="...") as orq:
+    ...     res = orq.router.completions.create(model="m", prompt="Hi")
+
+    It runs :class:`AsyncOrq` on a private event-loop thread, started lazily.
+    """
+
+    def __init__(
+        self,
+        api_key: str | Callable[[], str] | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        self._async = AsyncOrq(api_key, **options)
+        self._loop: _LoopThread | None = None
+        self._lock = threading.Lock()
+        self._finalizer: weakref.finalize[Any, Orq] | None = None
+        self.router = Router(self)
+
+    def __repr__(self) -> str:
+        return f"Orq(server_url={self._async.server_url!r})"
+
+    def _running_loop(self) -> _LoopThread:
+        if self._async.is_closed:
+            raise ClientClosedError("this client is closed")
+        with self._lock:
+            if self._loop is None:
+                self._loop = _LoopThread()
+                self._finalizer = weakref.finalize(
+                    self, _shutdown, self._loop, self._async
+                )
+            return self._loop
+
+    def close(self) -> None:
+        """Close open streams, pooled connections and the loop thread."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._async._closed = True
+
+    def __enter__(self) -> Orq:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
