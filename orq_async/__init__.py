@@ -47,6 +47,12 @@ from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
 from ._exceptions import UnexpectedContentTypeError as UnexpectedContentTypeError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
 from ._exceptions import UsageError as UsageError
+from ._hooks import ChunkEvent as ChunkEvent
+from ._hooks import Hooks as Hooks
+from ._hooks import RequestEvent as RequestEvent
+from ._hooks import ResponseEvent as ResponseEvent
+from ._hooks import RetryEvent as RetryEvent
+from ._hooks import StreamMetrics as StreamMetrics
 from ._resources import CompletionParams as CompletionParams
 from ._retry import BackoffStrategy as BackoffStrategy
 from ._retry import RetryConfig as RetryConfig
@@ -93,6 +99,7 @@ __all__ = (
     "BackoffStrategy",
     "BadRequestError",
     "Cache",
+    "ChunkEvent",
     "ClientClosedError",
     "ClientOptions",
     "Completion",
@@ -110,6 +117,7 @@ __all__ = (
     "EventTooLargeError",
     "Fallback",
     "FirstByteTimeoutError",
+    "Hooks",
     "Identity",
     "IncompleteStreamError",
     "InternalServerError",
@@ -132,10 +140,13 @@ __all__ = (
     "PromptTokensDetails",
     "ProtocolError",
     "RateLimitError",
+    "RequestEvent",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "ResponseEvent",
     "Retry",
     "RetryConfig",
+    "RetryEvent",
     "RetryPolicy",
     "SSEDecoder",
     "SSEProtocolError",
@@ -146,6 +157,7 @@ __all__ = (
     "StreamConsumedError",
     "StreamDecodeError",
     "StreamIdleTimeoutError",
+    "StreamMetrics",
     "ThinkingAdaptive",
     "ThinkingDisabled",
     "ThinkingEnabled",

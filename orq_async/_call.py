@@ -9,7 +9,6 @@ a stream that fails before its first chunk reached the caller asks
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Mapping
@@ -29,12 +28,20 @@ from ._exceptions import (
     excerpt,
     status_error_class,
 )
+from ._hooks import (
+    NO_HOOKS,
+    Hooks,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    call_hook,
+    logger,
+)
 from ._retry import RetryPolicy, decide_retry, parse_retry_after
 from ._transport import HTTPResponse, Transport
 
 __all__ = ["ATTEMPT_HEADER", "IDEMPOTENCY_HEADER", "Call", "api_error_from_response"]
 
-logger = logging.getLogger("orq_async")
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 ATTEMPT_HEADER: Final = "X-Orq-Attempt"
@@ -94,7 +101,11 @@ class Call:
         "_url",
         "attempts",
         "deadline",
+        "hooks",
         "policy",
+        "started",
+        "stream",
+        "time_to_first_byte",
         "timeouts",
     )
 
@@ -107,6 +118,8 @@ class Call:
         *,
         policy: RetryPolicy,
         timeouts: Timeouts,
+        hooks: Hooks = NO_HOOKS,
+        stream: bool = False,
     ) -> None:
         self._transport = transport
         self._url = url
@@ -114,11 +127,15 @@ class Call:
         self._headers = headers
         self.policy = policy
         self.timeouts = timeouts
-        self._started = anyio.current_time()
+        self.hooks = hooks
+        self.stream = stream
+        self.started = anyio.current_time()
         self.deadline: float | None = (
-            None if timeouts.deadline is None else self._started + timeouts.deadline
+            None if timeouts.deadline is None else self.started + timeouts.deadline
         )
         self.attempts = 0
+        #: Seconds from the call's start to the last attempt's response headers.
+        self.time_to_first_byte: float | None = None
 
     @property
     def request_headers(self) -> Mapping[str, str]:
@@ -136,6 +153,24 @@ class Call:
         :raises APIConnectionError: a network failure or a time limit (after any
             retries).
         """
+        try:
+            return await self._send()
+        except OrqError as exc:
+            await self.failed(exc)
+            raise
+
+    async def failed(self, error: OrqError) -> None:
+        """Report a final failure of this call (log and ``on_error``)."""
+        logger.debug(
+            "POST %s failed after %d attempt(s): %s",
+            self._url,
+            self.attempts,
+            type(error).__name__,
+        )
+        await call_hook(self.hooks.on_error, error)
+
+    async def _send(self) -> HTTPResponse:
+        hooks = self.hooks
         while True:
             remaining = self.remaining()
             if remaining is not None and remaining <= 0:
@@ -145,6 +180,18 @@ class Call:
                 )
             self.attempts += 1
             self._headers[ATTEMPT_HEADER] = str(self.attempts)
+            if hooks.on_request is not None:
+                await call_hook(
+                    hooks.on_request,
+                    RequestEvent(
+                        method="POST",
+                        url=self._url,
+                        attempt=self.attempts,
+                        idempotency_key=self._headers.get(IDEMPOTENCY_HEADER, ""),
+                        stream=self.stream,
+                    ),
+                )
+            sent = anyio.current_time()
             try:
                 resp = await self._transport.post(
                     self._url,
@@ -156,13 +203,26 @@ class Call:
             except APIConnectionError as exc:
                 await self.retry_or_raise(exc)
                 continue
+            now = anyio.current_time()
+            self.time_to_first_byte = now - self.started
             logger.debug(
-                "POST %s -> %d (attempt %d, request id %s)",
+                "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
                 self._url,
                 resp.status,
+                (now - sent) * 1000,
                 self.attempts,
                 resp.request_id,
             )
+            if hooks.on_response is not None:
+                await call_hook(
+                    hooks.on_response,
+                    ResponseEvent(
+                        status=resp.status,
+                        request_id=resp.request_id,
+                        attempt=self.attempts,
+                        elapsed=now - sent,
+                    ),
+                )
             if 200 <= resp.status < 300:
                 return resp
             body = await resp.read(
@@ -200,7 +260,7 @@ class Call:
         decision = decide_retry(
             self.policy,
             retries_done=self.attempts - 1,
-            elapsed=anyio.current_time() - self._started,
+            elapsed=anyio.current_time() - self.started,
             remaining=self.remaining(),
             retry_after=retry_after,
             random=_random.random,
@@ -217,6 +277,15 @@ class Call:
             decision.reason,
             self.attempts + 1,
         )
+        await call_hook(
+            self.hooks.on_retry,
+            RetryEvent(
+                attempt=self.attempts + 1,
+                delay=decision.delay,
+                reason=f"{type(error).__name__} ({decision.reason})",
+                error=error,
+            ),
+        )
         await anyio.sleep(decision.delay)
 
     async def retry(self, error: OrqError) -> HTTPResponse:
@@ -224,5 +293,9 @@ class Call:
 
         :raises OrqError: ``error`` itself when it may not be retried.
         """
-        await self.retry_or_raise(error)
+        try:
+            await self.retry_or_raise(error)
+        except OrqError as exc:
+            await self.failed(exc)
+            raise
         return await self.send()

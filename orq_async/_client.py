@@ -22,6 +22,7 @@ from ._exceptions import (
     InvalidParameterError,
     InvalidParameterTypeError,
 )
+from ._hooks import NO_HOOKS, Hooks, configure_logging_from_env
 from ._resources import AsyncRouter, RetriesOption
 from ._retry import DEFAULT_RETRY_POLICY, resolve_retries
 from ._sse import DEFAULT_MAX_EVENT_SIZE
@@ -78,6 +79,7 @@ class ClientOptions(TypedDict, total=False):
     ssl_context: ssl.SSLContext | bool
     max_event_size: int
     trace_configs: Sequence[aiohttp.TraceConfig]
+    hooks: Hooks | None
 
 
 class AsyncOrq:
@@ -99,6 +101,7 @@ class AsyncOrq:
         default and ``False`` turns it off.
     :param max_event_size: the largest SSE event accepted, in bytes.
     :param trace_configs: aiohttp ``TraceConfig`` objects for our sessions.
+    :param hooks: async callbacks for tracing and metrics (:class:`Hooks`).
     :raises InvalidParameterError: no API key, or an invalid ``server_url``.
     """
 
@@ -115,6 +118,7 @@ class AsyncOrq:
         ssl_context: ssl.SSLContext | bool = True,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        hooks: Hooks | None = None,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("ORQ_API_KEY")
@@ -157,6 +161,10 @@ class AsyncOrq:
         self._transport: Transport | None = None
         self._closed = False
         self._streams: weakref.WeakSet[EventStream[Any]] = weakref.WeakSet()
+        if hooks is not None and not isinstance(hooks, Hooks):
+            raise InvalidParameterTypeError("hooks", "expected orq_async.Hooks")
+        self.hooks = hooks or NO_HOOKS
+        configure_logging_from_env()
         self.router = AsyncRouter(self)
 
     def __repr__(self) -> str:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
 
 from typing_extensions import Unpack
 
 from ._call import IDEMPOTENCY_HEADER, Call
 from ._codec import CHUNK_DECODER, build_request, decode_completion
 from ._config import Timeouts
-from ._exceptions import InvalidParameterError, InvalidParameterTypeError
+from ._exceptions import (
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    UnexpectedContentTypeError,
+    excerpt,
+)
 from ._retry import RetryConfig, RetryPolicy, resolve_retries
 from ._streaming import EventStream
 from ._types import NOT_GIVEN, NotGiven
@@ -158,6 +163,8 @@ class AsyncCompletions:
         client = self._client
         body_params: dict[str, Any] = {"model": model, "prompt": prompt}
         body_params.update(params)
+        if cast(object, stream) is None:  # non-nullable and None: left off
+            stream = NOT_GIVEN
         if not isinstance(stream, NotGiven):
             if not isinstance(stream, bool):
                 raise InvalidParameterTypeError("stream", "expected bool")
@@ -171,7 +178,11 @@ class AsyncCompletions:
         call_timeouts = _resolve_timeouts(timeouts, client.timeouts)
         streaming = stream is True
         headers = client._build_headers(streaming, extra_headers)
-        headers[IDEMPOTENCY_HEADER] = idempotency_key or uuid.uuid4().hex
+        given = [k for k in headers if k.lower() == IDEMPOTENCY_HEADER.lower()]
+        if idempotency_key is not None or not given:
+            for name in given:
+                del headers[name]
+            headers[IDEMPOTENCY_HEADER] = idempotency_key or uuid.uuid4().hex
         call = Call(
             client._ensure_transport(),
             client._completions_url,
@@ -179,6 +190,8 @@ class AsyncCompletions:
             headers,
             policy=policy,
             timeouts=call_timeouts,
+            hooks=client.hooks,
+            stream=streaming,
         )
         response = await call.send()
         if streaming:
@@ -194,6 +207,16 @@ class AsyncCompletions:
             idle=call_timeouts.stream_idle, deadline=call.deadline
         )
         response.release()
+        if response.content_type != "application/json":
+            ctype = response.content_type or "no content type"
+            raise UnexpectedContentTypeError(
+                f"expected application/json, got {ctype!r} (HTTP {response.status}): "
+                f"{excerpt(data)!r}",
+                status_code=response.status,
+                content_type=response.content_type,
+                body_excerpt=excerpt(data),
+                request_id=response.request_id,
+            )
         return decode_completion(data, response.request_id)
 
 

@@ -19,11 +19,12 @@ import asyncio
 import ssl
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import aiohttp
 import anyio
 from aiohttp import client_exceptions
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import PoolLimits, Timeouts
 from ._exceptions import (
@@ -38,9 +39,6 @@ from ._exceptions import (
     StreamConnectionError,
     StreamIdleTimeoutError,
 )
-
-if TYPE_CHECKING:
-    from multidict import CIMultiDictProxy
 
 __all__ = ["EXCEPTION_MAP", "HTTPResponse", "Transport", "translate_error"]
 
@@ -109,6 +107,7 @@ def translate_error(
     """
     if isinstance(exc, OrqError):
         return exc
+    _redact(exc)
     target: type[OrqError] = APIConnectionError
     for klass in type(exc).__mro__:
         if klass in EXCEPTION_MAP:
@@ -131,6 +130,31 @@ def translate_error(
             retryable=not mid_stream and not isinstance(exc, _NOT_RETRYABLE),
         )
     return target(f"{type(exc).__name__}: {text}", request_id=request_id)
+
+
+_SECRET_HEADERS: Final = frozenset(("authorization", "proxy-authorization"))
+
+
+def _redact(exc: BaseException) -> None:
+    """Strip credentials from the request headers an aiohttp error carries.
+
+    ``ClientResponseError.request_info`` holds our request headers, and its
+    ``repr`` shows them; our error chains it as ``__cause__``, so the key would be
+    one ``repr(err.__cause__)`` away.
+    """
+    info = getattr(exc, "request_info", None)
+    if not isinstance(info, aiohttp.RequestInfo):
+        return
+    headers = CIMultiDict(
+        (k, "[redacted]" if k.lower() in _SECRET_HEADERS else v)
+        for k, v in info.headers.items()
+    )
+    try:
+        exc.request_info = aiohttp.RequestInfo(  # type: ignore[attr-defined]
+            info.url, info.method, CIMultiDictProxy(headers), info.real_url
+        )
+    except (AttributeError, TypeError):  # pragma: no cover - a frozen variant
+        pass
 
 
 _REQUEST_ID_HEADERS: Final = (
