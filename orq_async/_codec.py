@@ -148,7 +148,7 @@ def decode_completion(body: bytes, request_id: str | None) -> Completion:
     """
     try:
         return COMPLETION_DECODER.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ResponseDecodeError(
             f"invalid completion response: {exc}; body starts {excerpt(body)!r}",
             raw=body,
@@ -160,5 +160,6 @@ def parse_error_body(body: bytes) -> ErrorBody | None:
     """The ``{"error": {...}}`` envelope, or None when the body is not one."""
     try:
         return ERROR_DECODER.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string.
         return None

@@ -41,7 +41,7 @@ headers (never the request's) and the response body only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -93,6 +93,29 @@ def excerpt(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     return data
 
 
+class Headers(Mapping[str, str]):
+    """Read-only response headers, looked up case-insensitively (as HTTP says)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        self._items = {k.lower(): (k, v) for k, v in (headers or {}).items()}
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str):
+            raise KeyError(name)
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self)!r})"
+
+
 class OrqError(Exception):
     """Base class of every error orq_async raises."""
 
@@ -135,7 +158,7 @@ class APIError(OrqError):
         super().__init__(message, request_id=request_id, retryable=retryable)
         self.status_code = status_code
         self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.headers: Mapping[str, str] = Headers(headers)
         self.type = type
         self.param = param
         self.code = code
@@ -272,6 +295,9 @@ class SSEProtocolError(ProtocolError):
 
 class EventTooLargeError(SSEProtocolError):
     """Raised when one event grew past the configured maximum size."""
+
+    #: Events that completed in the same read before the oversized one.
+    events: Sequence[object] = ()
 
 
 class UnexpectedContentTypeError(ProtocolError):

@@ -80,9 +80,9 @@ class ChunkEvent(Generic[T]):
 
 
 @final
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class StreamMetrics:
-    """Live numbers for one streamed call (``EventStream.metrics``)."""
+    """A snapshot of one streamed call's numbers (``EventStream.metrics``)."""
 
     request_id: str | None = None
     #: Seconds from the call's start to the response headers.

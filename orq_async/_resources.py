@@ -12,6 +12,7 @@ from ._call import IDEMPOTENCY_HEADER, Call
 from ._codec import CHUNK_DECODER, build_request, decode_completion
 from ._config import Timeouts
 from ._exceptions import (
+    EXCERPT_LIMIT,
     InvalidParameterError,
     InvalidParameterTypeError,
     UnexpectedContentTypeError,
@@ -19,6 +20,7 @@ from ._exceptions import (
 )
 from ._retry import RetryConfig, RetryPolicy, resolve_retries
 from ._streaming import EventStream
+from ._transport import HTTPResponse
 from ._types import NOT_GIVEN, NotGiven
 from ._wire import (
     Cache,
@@ -194,6 +196,13 @@ class AsyncCompletions:
             stream=streaming,
         )
         response = await call.send()
+        if streaming and response.content_type != "text/event-stream":
+            # An HTML page from a proxy, say: say what it was, with an excerpt.
+            head = await response.read_prefix(EXCERPT_LIMIT * 4, 1.0)
+            response.close()
+            error = _content_type_error(response, "text/event-stream", head)
+            await call.failed(error)
+            raise error
         if streaming:
             return client._track_stream(
                 EventStream(
@@ -208,16 +217,24 @@ class AsyncCompletions:
         )
         response.release()
         if response.content_type != "application/json":
-            ctype = response.content_type or "no content type"
-            raise UnexpectedContentTypeError(
-                f"expected application/json, got {ctype!r} (HTTP {response.status}): "
-                f"{excerpt(data)!r}",
-                status_code=response.status,
-                content_type=response.content_type,
-                body_excerpt=excerpt(data),
-                request_id=response.request_id,
-            )
+            error = _content_type_error(response, "application/json", data)
+            await call.failed(error)
+            raise error
         return decode_completion(data, response.request_id)
+
+
+def _content_type_error(
+    response: HTTPResponse, expected: str, body: bytes
+) -> UnexpectedContentTypeError:
+    ctype = response.content_type or "no content type"
+    return UnexpectedContentTypeError(
+        f"expected {expected}, got {ctype!r} (HTTP {response.status}): "
+        f"{excerpt(body)!r}",
+        status_code=response.status,
+        content_type=response.content_type,
+        body_excerpt=excerpt(body),
+        request_id=response.request_id,
+    )
 
 
 def _resolve_timeouts(value: TimeoutsOption | NotGiven, default: Timeouts) -> Timeouts:

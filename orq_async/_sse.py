@@ -110,6 +110,7 @@ class SSEDecoder:
         "_lf_ok",
         "_max",
         "_parts",
+        "_out",
         "_poisoned",
         "_retry",
         "_skip_lf",
@@ -150,6 +151,7 @@ class SSEDecoder:
         self._started = False
         self._bom_hold = b""
         self._poisoned = False
+        self._out: list[ServerSentEvent] = []
         self._ended = False
         # Shortcut flags for feed(), kept in sync by _sync_flags():
         # _lf_ok: started, not poisoned, not ended, so LF-only input may skip the
@@ -192,7 +194,10 @@ class SSEDecoder:
         # `b"\r" in data` on CPython), and the first feeds (BOM) or a dead decoder,
         # take the general machine. Typical traffic is LF-only and goes below.
         if 13 in data or not self._lf_ok:
+            # Every slow path records its output list, so an EventTooLargeError
+            # can carry the events that completed before it (see _too_large).
             events: list[ServerSentEvent] = []
+            self._out = events
             self._feed_general(data, events)
             return events
         if self._idle:
@@ -207,9 +212,9 @@ class SSEDecoder:
                 if 10 not in value and len(data) - 2 <= self._max:
                     self._last_id = id_buf = self._id_buf
                     return [ServerSentEvent("message", value, id_buf, self._retry)]
-            events = []
+            self._out = events = []
         else:
-            events = []
+            self._out = events = []
             # Mid-event (a partial line from the last read, say): finish it line by
             # line, then come back to the block path for the rest of this read.
             data = self._finish_event_lf(data, events)
@@ -455,9 +460,13 @@ class SSEDecoder:
 
     def _too_large(self) -> None:
         self._poison()
-        raise EventTooLargeError(
+        error = EventTooLargeError(
             f"server-sent event exceeded the maximum size of {self._max} bytes"
         )
+        # Events completed earlier in the same read are not lost: the caller can
+        # deliver them before raising, whatever the read boundaries were.
+        error.events = list(self._out)
+        raise error
 
     def _poison(self) -> None:
         self._poisoned = True

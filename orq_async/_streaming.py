@@ -16,9 +16,10 @@ caller's own cancel scopes and ``CancelledError`` stay untouched.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
@@ -28,6 +29,7 @@ from ._exceptions import (
     APIConnectionError,
     ClientClosedError,
     DeadlineExceededError,
+    EventTooLargeError,
     IncompleteStreamError,
     OrqError,
     SSEProtocolError,
@@ -38,7 +40,8 @@ from ._exceptions import (
     UnexpectedContentTypeError,
     excerpt,
 )
-from ._sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
+from ._hooks import ChunkEvent, StreamMetrics, call_hook
+from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 from ._transport import HTTPResponse
 
 __all__ = ["DEFAULT_DRAIN_TIMEOUT", "EventStream"]
@@ -50,6 +53,9 @@ T = TypeVar("T")
 DEFAULT_DRAIN_TIMEOUT: Final = 0.2
 
 _DONE: Final = b"[DONE]"
+#: What msgspec raises for undecodable data: invalid UTF-8 inside a JSON string
+#: is a plain ``UnicodeDecodeError``, not a ``msgspec.DecodeError``.
+_DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
 _OPEN, _DONE_STATE, _CLOSED, _CLIENT_CLOSED = range(4)
 
 
@@ -85,17 +91,24 @@ class EventStream(Generic[T]):
         self._drain_timeout = drain_timeout
         self._on_close = on_close
         self._parser = SSEDecoder(max_event_size=max_event_size)
-        self._events: list[object] = []
+        self._events: list[ServerSentEvent] = []
         self._next = 0
         self._state = _OPEN
         self._finished_reason = False
         self._text: list[str] = []
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        # The loop's timer holds only this weak reference, so an abandoned stream
+        # (``break`` without ``async with``, reference dropped) is still freed at
+        # once by reference counting and ``__del__`` closes its connection.
+        self._weak_self = weakref.ref(self)
         self._waiting_since = 0.0
         self._reading = False
         #: Chunks handed to the caller so far.
         self.chunks_received = 0
+        self._bytes = 0
+        self._first_chunk_at: float | None = None
+        self._pending_error: OrqError | None = None
         self._check_content_type(response)
 
     # -- public surface ---------------------------------------------------
@@ -109,6 +122,20 @@ class EventStream(Generic[T]):
     def attempts(self) -> int:
         """HTTP attempts this call made (1 when nothing was retried)."""
         return self._call.attempts
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """A snapshot of this call's numbers (timings in seconds)."""
+        call = self._call
+        first = self._first_chunk_at
+        return StreamMetrics(
+            request_id=self.request_id,
+            time_to_first_byte=call.time_to_first_byte,
+            time_to_first_chunk=None if first is None else first - call.started,
+            chunks=self.chunks_received,
+            bytes=self._bytes,
+            retries=call.attempts - 1,
+        )
 
     @property
     def partial_text(self) -> str:
@@ -155,9 +182,18 @@ class EventStream(Generic[T]):
             return await self._next_chunk()
         except StopAsyncIteration:
             raise
-        except BaseException:
+        except BaseException as exc:
             # Cancellation, a timeout, a fault: the connection cannot be reused.
+            state = self._state
             self._close(_CLOSED)
+            if state == _CLIENT_CLOSED and isinstance(exc, OrqError):
+                # The client's aclose() closed the connection under a pending read:
+                # report that, not the "connection closed" it caused.
+                if isinstance(exc, ClientClosedError):
+                    raise
+                raise ClientClosedError(
+                    "the client was closed while this stream was open"
+                ) from exc
             raise
 
     async def _next_chunk(self) -> T:
@@ -167,9 +203,10 @@ class EventStream(Generic[T]):
             while self._next < len(events):
                 event = events[self._next]
                 self._next += 1
-                data: bytes = event.data  # type: ignore[attr-defined]
-                if event.event != "message":  # type: ignore[attr-defined]
-                    if event.event == "error":  # type: ignore[attr-defined]
+                data = event.data
+                error: OrqError
+                if event.event != "message":
+                    if event.event == "error":
                         error = self._in_band_error(data)
                         if self.chunks_received == 0 and error.retryable:
                             await self._restart(error)
@@ -181,7 +218,7 @@ class EventStream(Generic[T]):
                     raise StopAsyncIteration
                 try:
                     chunk = self._decode(data)
-                except msgspec.DecodeError as exc:
+                except _DECODE_ERRORS as exc:
                     error = self._undecodable(data, exc)
                     if self.chunks_received == 0 and error.retryable:
                         await self._restart(error)
@@ -189,8 +226,22 @@ class EventStream(Generic[T]):
                     raise error from None
                 self.chunks_received += 1
                 self._track(chunk)
+                if self._first_chunk_at is None:
+                    self._first_chunk_at = self._loop.time()
+                if call.hooks.on_chunk is not None:
+                    await call_hook(
+                        call.hooks.on_chunk,
+                        ChunkEvent(
+                            chunk,
+                            self.chunks_received - 1,
+                            self._loop.time() - call.started,
+                            self.request_id,
+                        ),
+                    )
                 return chunk
             else:
+                if self._pending_error is not None:
+                    raise self._pending_error
                 await self._read_more(call)
 
     async def _read_more(self, call: Call) -> None:
@@ -218,6 +269,7 @@ class EventStream(Generic[T]):
             self._reading = False
         try:
             if data:
+                self._bytes += len(data)
                 self._events = self._parser.feed(data)
                 self._next = 0
                 return
@@ -225,6 +277,12 @@ class EventStream(Generic[T]):
             self._next = 0
         except SSEProtocolError as exc:
             exc.request_id = self.request_id
+            if isinstance(exc, EventTooLargeError) and exc.events:
+                # Deliver what completed before the oversized event, then raise.
+                self._events = list(exc.events)  # type: ignore[arg-type]
+                self._next = 0
+                self._pending_error = exc
+                return
             raise
         if self._events:
             return
@@ -248,6 +306,10 @@ class EventStream(Generic[T]):
 
     async def _restart(self, error: OrqError) -> None:
         """Nothing reached the caller yet: try the call again, or raise."""
+        if self._state != _OPEN:
+            # aclose() (the stream's or the client's) ran while a read was pending
+            # and its close is what failed the read: never send another request.
+            raise self._ended_error() from error
         self._cancel_timer()
         self._response.close()
         response = await self._call.retry(error)
@@ -276,7 +338,7 @@ class EventStream(Generic[T]):
                 detail.code,
                 detail.param,
             )
-        except msgspec.DecodeError:
+        except _DECODE_ERRORS:
             message, type_, code, param = excerpt(data), None, None, None
         return StreamAPIError(
             message or "the server reported an error",
@@ -288,10 +350,10 @@ class EventStream(Generic[T]):
             chunks_delivered=self.chunks_received,
         )
 
-    def _undecodable(self, data: bytes, exc: msgspec.DecodeError) -> OrqError:
+    def _undecodable(self, data: bytes, exc: Exception) -> OrqError:
         try:
             envelope = ERROR_DECODER.decode(data)
-        except msgspec.DecodeError:
+        except _DECODE_ERRORS:
             return StreamDecodeError(
                 f"event {self.chunks_received} is not a valid chunk ({exc}): "
                 f"{excerpt(data)!r}",
@@ -316,7 +378,8 @@ class EventStream(Generic[T]):
         response.close()
         self._state = _CLOSED
         raise UnexpectedContentTypeError(
-            f"expected text/event-stream, got {response.content_type or 'no content type'!r} "
+            "expected text/event-stream, got "
+            f"{response.content_type or 'no content type'!r} "
             f"(HTTP {response.status})",
             status_code=response.status,
             content_type=response.content_type,
@@ -368,7 +431,9 @@ class EventStream(Generic[T]):
     # -- the lazy idle / deadline timer --------------------------------------
 
     def _arm_timer(self) -> None:
-        self._timer = self._loop.call_at(self._due(self._loop.time()), self._on_timer)
+        self._timer = self._loop.call_at(
+            self._due(self._loop.time()), _fire_timer, self._weak_self
+        )
 
     def _due(self, now: float) -> float:
         idle = self._call.timeouts.stream_idle
@@ -405,9 +470,16 @@ class EventStream(Generic[T]):
             if error is not None:
                 self._response.abort_read(error)
                 return
-        self._timer = self._loop.call_at(self._due(now), self._on_timer)
+        self._timer = self._loop.call_at(self._due(now), _fire_timer, self._weak_self)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _fire_timer(ref: weakref.ref[EventStream[Any]]) -> None:
+    """Loop callback of the idle/deadline timer; a no-op once the stream is gone."""
+    stream = ref()
+    if stream is not None:
+        stream._on_timer()

@@ -237,6 +237,21 @@ class HTTPResponse:
                 exc, request_id=self.request_id, mid_stream=True
             ) from exc
 
+    async def read_prefix(self, limit: int, seconds: float) -> bytes:
+        """Up to ``limit`` bytes of the body, waiting at most ``seconds``; for
+        error excerpts. Never raises; the caller closes the response."""
+        out = b""
+        with anyio.move_on_after(seconds):
+            try:
+                while len(out) < limit:
+                    piece = await self._resp.content.readany()
+                    if not piece:
+                        break
+                    out += piece
+            except Exception:  # an excerpt is best effort
+                pass
+        return out[:limit]
+
     def abort_read(self, exc: BaseException) -> None:
         """Make the pending (or next) :meth:`read_some` raise ``exc``."""
         self._resp.content.set_exception(exc)

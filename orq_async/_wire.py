@@ -126,7 +126,7 @@ class LoadBalancer(RequestStruct):
 class Timeout(RequestStruct):
     """Gateway-side per-call timeout, in milliseconds."""
 
-    call_timeout: AtLeastOne | UnsetType = UNSET
+    call_timeout: AtLeastOne
 
 
 class Fallback(RequestStruct):

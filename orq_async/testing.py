@@ -3,7 +3,7 @@
 Public and supported: use it in your own test suite.
 
     async with FakeOrqServer() as server:
-        server.enqueue(FakeResponse.error(429, "slow down", headers={"Retry-After": "1"}))
+        server.enqueue(FakeResponse.error(429, "slow", headers={"Retry-After": "1"}))
         async with AsyncOrq(api_key="test", server_url=server.url) as orq:
             await orq.router.completions.create(model="m", prompt="hi")
         assert len(server.requests) == 2
@@ -312,7 +312,7 @@ class FakeOrqServer:
         await site.start()
         server = site._server
         if self.port == 0 and isinstance(server, asyncio.base_events.Server):
-            sock: socket.socket = server.sockets[0]  # type: ignore[assignment]
+            sock: socket.socket = server.sockets[0]
             self.port = sock.getsockname()[1]
         self._disconnected = asyncio.Event()
         return self
@@ -363,7 +363,9 @@ class FakeOrqServer:
             decoded: Any = msgspec.json.decode(body)
         except msgspec.DecodeError:
             decoded = None
-        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peer = (
+            request.transport.get_extra_info("peername") if request.transport else None
+        )
         if peer is not None:
             self.connections.add((peer[0], peer[1]))
         self.requests.append(
@@ -438,7 +440,9 @@ class FakeOrqServer:
                 request.transport.abort()
                 return response
             if script.then in ("hang", "keepalive"):
-                while request.transport is not None and not request.transport.is_closing():
+                while (
+                    request.transport is not None and not request.transport.is_closing()
+                ):
                     if script.then == "keepalive":
                         await response.write(b": ping\n\n")
                     await asyncio.sleep(script.event_delay or 0.01)
@@ -468,8 +472,19 @@ def _json_response(script: FakeResponse) -> web.Response:
 
 
 def _fake_tokens(prompt: Any, n: int) -> list[str]:
-    words = ["This", " is", " a", " fake", " completion", " from", " the", " fake",
-             " Orq", " router", "."]
+    words = [
+        "This",
+        " is",
+        " a",
+        " fake",
+        " completion",
+        " from",
+        " the",
+        " fake",
+        " Orq",
+        " router",
+        ".",
+    ]
     return [words[i % len(words)] for i in range(max(1, n))]
 
 
@@ -488,7 +503,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def serve() -> None:
         server = FakeOrqServer(
-            api_key=args.api_key, host=args.host, port=args.port, default_delay=args.delay
+            api_key=args.api_key,
+            host=args.host,
+            port=args.port,
+            default_delay=args.delay,
         )
         async with server:
             print(f"fake Orq router listening on {server.url}", flush=True)

@@ -1,0 +1,491 @@
+"""Run every benchmark and report: ``python benchmarks/run.py [--quick]``.
+
+1. Starts :mod:`server` in its own process (uvloop, pre-encoded responses).
+2. Runs each client kind x scenario of :mod:`clients` in a fresh process of its
+   own (so ``getrusage`` and the peak RSS are that client's alone), the tight
+   comparisons (``orq_async`` and the ``raw`` floor) several times, interleaved,
+   keeping the median.
+3. Runs :mod:`bench_parser` (in process).
+4. Prints a table with ratios against the raw aiohttp + msgspec floor and the
+   targets of issue #5, and writes ``benchmarks/results.json``,
+   ``benchmarks/results.png`` (matplotlib) and ``benchmarks/RESULTS.md`` (the
+   README section, with this run's numbers and the machine they came from).
+
+Needs the ``bench`` extra: ``pip install -e ".[bench]"``. About 2-3 minutes on a
+2-core machine (``--quick``: well under a minute, numbers noisier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_JSON = HERE / "results.json"
+RESULTS_PNG = HERE / "results.png"
+RESULTS_MD = HERE / "RESULTS.md"
+
+CLIENT_ORDER = ("orq_async", "raw", "openai", "orq_sdk")
+LABELS = {
+    "orq_async": "orq_async",
+    "raw": "raw aiohttp+msgspec (floor)",
+    "openai": "openai AsyncOpenAI",
+    "orq_sdk": "orq-ai-sdk (async)",
+}
+#: scenario -> (metric key, unit, title)
+METRICS = {
+    "stream": ("us_per_chunk", "µs CPU/chunk", "Streaming, 64 × 100 tokens"),
+    "json": ("us_per_request", "µs CPU/request", "Non-streaming, 64 concurrent"),
+    "memory": ("kb_per_stream", "KiB/stream", "Memory, 1000 slow streams in flight"),
+    "paced": ("us_per_chunk", "µs CPU/chunk", "Paced streaming, 1 chunk/2 ms"),
+}
+COMMAND = (
+    'python3 -m venv .venv && .venv/bin/pip install -e ".[bench]" '
+    "&& .venv/bin/python benchmarks/run.py"
+)
+PACKAGES = (
+    "orq-async",
+    "aiohttp",
+    "msgspec",
+    "anyio",
+    "uvloop",
+    "openai",
+    "httpx2",
+    "httpx",
+    "httpx-sse",
+    "orq-ai-sdk",
+    "pydantic",
+    "matplotlib",
+)
+
+
+# --- running things -------------------------------------------------------------
+
+
+class Server:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            self.proc.kill()
+            raise RuntimeError(f"the benchmark server did not start: {line}")
+        self.url = f"http://127.0.0.1:{line[1]}"
+        self.loop = line[2]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_client(
+    client: str, scenario: str, url: str, extra: list[str]
+) -> dict[str, Any]:
+    cmd = [sys.executable, str(HERE / "clients.py"), client, scenario, "--url", url]
+    out = subprocess.run(
+        cmd + extra, capture_output=True, text=True, timeout=600, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{client} {scenario} failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False)
+        for line in lscpu.stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    versions = {name: _version(name) for name in PACKAGES}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": f"{platform.system()} {platform.release()}",
+        "packages": versions,
+    }
+
+
+# --- reporting ---------------------------------------------------------------------
+
+
+def ratio_rows(results: dict[str, Any]) -> list[tuple[str, str, float, float]]:
+    """(scenario title, client label, value, value / raw floor), in table order."""
+    rows = []
+    for scenario, (key, _unit, title) in METRICS.items():
+        per = results["clients"].get(scenario)
+        if not per:
+            continue
+        floor = per["raw"]["median"]
+        for client in CLIENT_ORDER:
+            value = per[client]["median"]
+            rows.append((title, client, value, value / floor))
+        del key
+    return rows
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    c = results["clients"]
+    med = {s: {k: v["median"] for k, v in per.items()} for s, per in c.items()}
+    out = []
+
+    def add(name: str, value: float, op: str, bound: float) -> None:
+        ok = value <= bound if op == "<=" else value >= bound
+        out.append(
+            {"target": name, "value": value, "op": op, "bound": bound, "met": ok}
+        )
+
+    s = med["stream"]
+    add(
+        "stream: orq_async / raw floor CPU per chunk",
+        s["orq_async"] / s["raw"],
+        "<=",
+        1.25,
+    )
+    add(
+        "stream: openai / orq_async CPU per chunk",
+        s["openai"] / s["orq_async"],
+        ">=",
+        25,
+    )
+    add(
+        "stream: orq-ai-sdk / orq_async CPU per chunk",
+        s["orq_sdk"] / s["orq_async"],
+        ">=",
+        100,
+    )
+    j = med["json"]
+    add(
+        "json: orq_async / raw floor CPU per request",
+        j["orq_async"] / j["raw"],
+        "<=",
+        1.25,
+    )
+    m = med["memory"]
+    add(
+        "memory: orq_async / raw floor KiB per stream",
+        m["orq_async"] / m["raw"],
+        "<=",
+        1.25,
+    )
+    p = results["parser"]["us_per_chunk"]
+    add(
+        "parser: orq_async parse+msgspec / naive split+msgspec",
+        p["orq_async parse+msgspec"] / p["naive split+msgspec"],
+        "<=",
+        1.5,
+    )
+    return out
+
+
+def table_md(results: dict[str, Any]) -> str:
+    lines = [
+        "| scenario | client | CPU per chunk / request, or memory | × raw floor |",
+        "|---|---|---:|---:|",
+    ]
+    for scenario, (key, unit, title) in METRICS.items():
+        per = results["clients"].get(scenario)
+        if not per:
+            continue
+        floor = per["raw"]["median"]
+        for client in CLIENT_ORDER:
+            v = per[client]["median"]
+            extra = ""
+            if scenario == "stream":
+                extra = f" ({per[client]['per_request_median']:.0f} µs/request)"
+            cells = (
+                title,
+                LABELS[client],
+                f"{v:.2f} {unit}{extra}",
+                f"{v / floor:.2f}×",
+            )
+            lines.append("| " + " | ".join(cells) + " |")
+        del key
+    p = results["parser"]["us_per_chunk"]
+    floor = p["naive split+msgspec"]
+    mb = results["parser"]["bytes"] / 1e6
+    for name, us in p.items():
+        lines.append(
+            f"| SSE parser, {mb:.0f} MB in 1–16 KiB reads | {name} | "
+            f"{us:.3f} µs/chunk | {us / floor:.2f}× (vs naive split+msgspec) |"
+        )
+    return "\n".join(lines)
+
+
+def print_report(results: dict[str, Any]) -> None:
+    print()
+    for scenario, (_key, unit, title) in METRICS.items():
+        per = results["clients"].get(scenario)
+        if not per:
+            continue
+        floor = per["raw"]["median"]
+        print(f"{title}  [{unit}, median; ratio to the raw floor]")
+        for client in CLIENT_ORDER:
+            v = per[client]["median"]
+            runs = ", ".join(f"{x:.2f}" for x in per[client]["values"])
+            extra = ""
+            if scenario == "stream":
+                extra = f"  {per[client]['per_request_median']:8.0f} µs/request"
+            rss = per[client]["peak_rss_kb"] / 1024
+            print(
+                f"  {LABELS[client]:30s} {v:10.2f}  {v / floor:7.2f}x"
+                f"{extra}  peak RSS {rss:5.0f} MiB  runs [{runs}]"
+            )
+    p = results["parser"]["us_per_chunk"]
+    floor = p["naive split+msgspec"]
+    print(
+        f"SSE parser alone, {results['parser']['bytes'] / 1e6:.0f} MB in "
+        f"{results['parser']['reads']} random 1-16 KiB reads  [µs/chunk]"
+    )
+    for name, us in p.items():
+        print(f"  {name:30s} {us:10.3f}  {us / floor:7.2f}x naive split+msgspec")
+    print("\nTargets (issue #5):")
+    for t in results["targets"]:
+        mark = "MET   " if t["met"] else "MISSED"
+        print(f"  {mark} {t['target']}: {t['value']:.2f} (want {t['op']} {t['bound']})")
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [s for s in METRICS if s in results["clients"]] + ["parser"]
+    cols_n = 3
+    rows_n = -(-len(panels) // cols_n)
+    fig, grid = plt.subplots(rows_n, cols_n, figsize=(12, 4.2 * rows_n), squeeze=False)
+    axes = list(grid.flat)
+    for spare in axes[len(panels) :]:
+        spare.set_visible(False)
+    axes = axes[: len(panels)]
+    colors = {
+        "orq_async": "#2b8a3e",
+        "raw": "#868e96",
+        "openai": "#1c7ed6",
+        "orq_sdk": "#e8590c",
+    }
+    for ax, scenario in zip(axes, panels, strict=True):
+        if scenario == "parser":
+            p = results["parser"]["us_per_chunk"]
+            names = [n for n in p if n.endswith("msgspec")]
+            values = [p[n] for n in names]
+            cols = ["#2b8a3e", "#868e96", "#1c7ed6", "#7048e8"]
+            labels = [
+                n.replace(" parse+msgspec", "").replace(" split+msgspec", "")
+                for n in names
+            ]
+            ax.set_title(
+                "SSE parse + msgspec decode\n(20 MB, random reads)", fontsize=10
+            )
+            ax.set_ylabel("µs CPU/chunk")
+        else:
+            key, unit, title = METRICS[scenario]
+            per = results["clients"][scenario]
+            values = [per[c]["median"] for c in CLIENT_ORDER]
+            cols = [colors[c] for c in CLIENT_ORDER]
+            labels = ["orq_async", "raw floor", "openai", "orq-ai-sdk"]
+            ax.set_title(title.replace(", ", ",\n", 1), fontsize=10)
+            ax.set_ylabel(unit)
+            del key
+        bars = ax.bar(labels, values, color=cols)
+        ax.set_yscale("log")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        for bar, v in zip(bars, values, strict=True):
+            ax.annotate(
+                f"{v:.3g}",
+                (bar.get_x() + bar.get_width() / 2, v),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+    m = results["machine"]
+    fig.suptitle(
+        f"orq_async benchmarks (lower is better, log scale) — {m['cpu']}, "
+        f"{m['cores']} cores, Python {m['python']}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def results_md(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    pk = m["packages"]
+    versions = ", ".join(f"{k} {v}" for k, v in pk.items())
+    target_lines = "\n".join(
+        f"| {t['target']} | {t['op']} {t['bound']} | {t['value']:.2f} | "
+        f"{'met' if t['met'] else '**missed**'} |"
+        for t in results["targets"]
+    )
+    cfg = results["config"]
+    return f"""## Benchmarks
+
+`benchmarks/` compares `orq_async` with the official `orq-ai-sdk`, `openai`'s
+`AsyncOpenAI` (pointed at the router's `/v2/router` base) and a raw aiohttp +
+msgspec loop, the practical floor (no errors, timeouts, retries or spec-compliant
+SSE parsing). One command runs everything in about 2–3 minutes on a 2-core machine:
+
+```sh
+{COMMAND}
+```
+
+(`--quick` for a shorter, noisier run.) It starts `benchmarks/server.py`, a fake
+router in its own process (uvloop, pre-encoded ~250-byte chunks, every chunk with
+`"finish_reason": "stop"` because the official SDK rejects `null`), then runs every
+client × scenario in a fresh process of its own (`benchmarks/clients.py`): client CPU
+time is `ru_utime + ru_stime` from `resource.getrusage`, taken around the measured
+rounds only (imports, client set-up and a warm-up round excluded). Memory per
+in-flight stream is the RSS growth (`/proc/self/statm`) while 1000 slow streams are
+held open after their first chunk, over a baseline taken right before they are
+opened, divided by 1000. The SSE parser is timed alone by `benchmarks/bench_parser.py`.
+Results go to `benchmarks/results.json`, `benchmarks/results.png` and this text
+(`benchmarks/RESULTS.md`).
+
+Scenarios: **streaming**, {cfg["concurrency"]} concurrent streams × {cfg["tokens"]}
+tokens, whole body written at once by the server (many events per read: the
+client's own cost per chunk); **paced streaming**, the same with one chunk every
+2 ms (about one event per read, as from a real model: the event loop's wake-up per
+chunk dominates); **non-streaming**, {cfg["concurrency"]} concurrent completions of
+{cfg["tokens"]} tokens; **memory**, {cfg["streams"]} concurrent slow streams. The
+`orq_async` and raw-floor numbers are medians of {cfg["repeats"]} interleaved runs.
+
+![benchmark chart](benchmarks/results.png)
+
+{table_md(results)}
+
+Targets of issue #5 (ratios from this run):
+
+| target | want | got | |
+|---|---|---:|---|
+{target_lines}
+
+Taken on {results["date"]} on {m["cores"]} cores of {m["cpu"]}, {m["os"]},
+{m["implementation"]} {m["python"]}; the client processes use the default asyncio
+event loop, the server uvloop. Packages: {versions}.
+"""
+
+
+# --- main ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter, noisier run")
+    parser.add_argument(
+        "--scenarios",
+        default="stream,json,memory,paced",
+        help="comma-separated subset of stream,json,memory,paced",
+    )
+    parser.add_argument("--no-parser", action="store_true")
+    args = parser.parse_args()
+
+    quick = args.quick
+    cfg = {
+        "concurrency": 64,
+        "tokens": 100,
+        "streams": 300 if quick else 1000,
+        "min_cpu": 0.3 if quick else 1.0,
+        "repeats": 1 if quick else 3,
+        "quick": quick,
+    }
+    common = [
+        "--concurrency", str(cfg["concurrency"]),
+        "--tokens", str(cfg["tokens"]),
+        "--streams", str(cfg["streams"]),
+        "--min-cpu", str(cfg["min_cpu"]),
+    ]  # fmt: skip
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "config": cfg,
+        "clients": {},
+    }
+    server = Server()
+    results["server_loop"] = server.loop
+    print(f"server on {server.url} ({server.loop}); {results['machine']['cpu']}")
+    try:
+        for scenario in scenarios:
+            key = METRICS[scenario][0]
+            runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CLIENT_ORDER}
+            # The tight pair is repeated and interleaved; the far slower peers run
+            # once (their ratios are tens to hundreds, far from any noise).
+            plan = [c for _ in range(cfg["repeats"]) for c in ("raw", "orq_async")]
+            plan += ["openai", "orq_sdk"]
+            for client in plan:
+                extra = list(common)
+                if client in ("openai", "orq_sdk") and scenario != "memory":
+                    extra += ["--min-rounds", "1"]
+                r = run_client(client, scenario, server.url, extra)
+                runs[client].append(r)
+                unit = METRICS[scenario][1]
+                print(f"  {scenario:7s} {client:10s} {r[key]:10.2f} {unit}")
+            results["clients"][scenario] = {
+                c: {
+                    "median": statistics.median(r[key] for r in rs),
+                    "values": [r[key] for r in rs],
+                    "per_request_median": statistics.median(
+                        r.get("us_per_request", 0.0) for r in rs
+                    ),
+                    "peak_rss_kb": max(r["peak_rss_kb"] for r in rs),
+                    "runs": rs,
+                }
+                for c, rs in runs.items()
+            }
+    finally:
+        server.stop()
+
+    if not args.no_parser:
+        print("  parser  (in process)")
+        sys.path.insert(0, str(HERE))
+        import bench_parser
+
+        results["parser"] = bench_parser.run(quick)
+    results["elapsed_s"] = time.perf_counter() - started
+    complete = set(METRICS) <= set(results["clients"]) and "parser" in results
+    if complete:
+        results["targets"] = targets(results)
+        print_report(results)
+        RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n")
+        chart(results, RESULTS_PNG)
+        RESULTS_MD.write_text(results_md(results))
+        print(f"\nwrote {RESULTS_JSON.name}, {RESULTS_PNG.name}, {RESULTS_MD.name}")
+    else:
+        print(json.dumps(results["clients"], indent=1, default=str)[:5000])
+        print("(partial run: results.json, the chart and RESULTS.md left unchanged)")
+    print(f"total {results['elapsed_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
