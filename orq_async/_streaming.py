@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar
 
@@ -43,6 +43,7 @@ from ._exceptions import (
 from ._hooks import ChunkEvent, StreamMetrics, call_hook
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 from ._transport import HTTPResponse
+from ._wire import CompletionChunk
 
 __all__ = ["DEFAULT_DRAIN_TIMEOUT", "EventStream"]
 
@@ -136,6 +137,25 @@ class EventStream(Generic[T]):
             bytes=self._bytes,
             retries=call.attempts - 1,
         )
+
+    def aiter_text(self: EventStream[CompletionChunk]) -> AsyncIterator[str]:
+        """The text deltas of the first choice, for ``async for``.
+
+        For pass-through, e.g. ``StreamingResponse(stream.aiter_text())``. The
+        iterator owns the stream: dropping it or ``break`` releases the
+        connection just as with the stream itself.
+        """
+        return _TextDeltas(self)
+
+    def aiter_sse(self: EventStream[CompletionChunk]) -> AsyncIterator[bytes]:
+        """Each chunk re-encoded as an SSE frame, then ``data: [DONE]``.
+
+        For relaying the stream to a browser or another OpenAI-style client. A
+        failure of the upstream stream (an :class:`OrqError`) becomes a final
+        ``event: error`` frame with ``{"error": {...}}``, so the downstream
+        client learns why the stream stopped; cancellation still propagates.
+        """
+        return _SSEFrames(self)
 
     @property
     def partial_text(self) -> str:
@@ -483,3 +503,64 @@ def _fire_timer(ref: weakref.ref[EventStream[Any]]) -> None:
     stream = ref()
     if stream is not None:
         stream._on_timer()
+
+
+class _TextDeltas:
+    """``EventStream.aiter_text()``: a plain iterator object, not a generator, so
+    that dropping it frees the stream (and its connection) at once."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: EventStream[CompletionChunk]) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _TextDeltas:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            chunk = await self._stream.__anext__()
+            if chunk.choices:
+                return chunk.choices[0].text
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class _SSEFrames:
+    """``EventStream.aiter_sse()`` (see there)."""
+
+    __slots__ = ("_done", "_stream")
+
+    def __init__(self, stream: EventStream[CompletionChunk]) -> None:
+        self._stream = stream
+        self._done = False
+
+    def __aiter__(self) -> _SSEFrames:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._stream.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            return b"data: [DONE]\n\n"
+        except OrqError as exc:
+            self._done = True
+            body = {
+                "error": {
+                    "message": str(exc),
+                    "type": getattr(exc, "type", None) or type(exc).__name__,
+                    "code": getattr(exc, "code", None),
+                }
+            }
+            return b"event: error\ndata: " + _ENCODER.encode(body) + b"\n\n"
+        return b"data: " + _ENCODER.encode(chunk) + b"\n\n"
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
