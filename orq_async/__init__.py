@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ._client import AsyncOrq as AsyncOrq
 from ._client import ClientOptions as ClientOptions
+from ._client import PoolStats as PoolStats
 from ._config import PoolLimits as PoolLimits
 from ._config import Timeouts as Timeouts
 from ._exceptions import APIConnectionError as APIConnectionError
@@ -38,6 +39,7 @@ from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import RequestTimeoutError as RequestTimeoutError
 from ._exceptions import ResponseDecodeError as ResponseDecodeError
+from ._exceptions import ResponseTooLargeError as ResponseTooLargeError
 from ._exceptions import SSEProtocolError as SSEProtocolError
 from ._exceptions import StreamAPIError as StreamAPIError
 from ._exceptions import StreamConnectionError as StreamConnectionError
@@ -135,6 +137,7 @@ __all__ = (
     "PermissionDeniedError",
     "PiiRedactionPlugin",
     "PoolLimits",
+    "PoolStats",
     "PoolTimeoutError",
     "PromptReference",
     "PromptTokensDetails",
@@ -144,6 +147,7 @@ __all__ = (
     "RequestTimeoutError",
     "ResponseDecodeError",
     "ResponseEvent",
+    "ResponseTooLargeError",
     "Retry",
     "RetryConfig",
     "RetryEvent",

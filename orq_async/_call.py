@@ -9,6 +9,7 @@ a stream that fails before its first chunk reached the caller asks
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Mapping
@@ -44,6 +45,10 @@ __all__ = ["ATTEMPT_HEADER", "IDEMPOTENCY_HEADER", "Call", "api_error_from_respo
 
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+#: Error bodies are read up to this size; the rest is dropped with the connection.
+ERROR_BODY_LIMIT: Final = 1024 * 1024
+#: How long an error body may take when no idle limit is set.
+DEFAULT_ERROR_READ: Final = 30.0
 ATTEMPT_HEADER: Final = "X-Orq-Attempt"
 
 # A plain module-level RNG: decide_retry() takes it as a parameter, so tests
@@ -95,6 +100,7 @@ class Call:
 
     __slots__ = (
         "_body",
+        "_loop",
         "_headers",
         "_started",
         "_transport",
@@ -129,7 +135,8 @@ class Call:
         self.timeouts = timeouts
         self.hooks = hooks
         self.stream = stream
-        self.started = anyio.current_time()
+        self._loop = asyncio.get_running_loop()
+        self.started = self._loop.time()
         self.deadline: float | None = (
             None if timeouts.deadline is None else self.started + timeouts.deadline
         )
@@ -144,7 +151,7 @@ class Call:
     def remaining(self) -> float | None:
         if self.deadline is None:
             return None
-        return self.deadline - anyio.current_time()
+        return self.deadline - self._loop.time()
 
     async def send(self) -> HTTPResponse:
         """Attempt until a 2xx response arrives or retrying must stop.
@@ -191,7 +198,7 @@ class Call:
                         stream=self.stream,
                     ),
                 )
-            sent = anyio.current_time()
+            sent = self._loop.time()
             try:
                 resp = await self._transport.post(
                     self._url,
@@ -203,7 +210,7 @@ class Call:
             except APIConnectionError as exc:
                 await self.retry_or_raise(exc)
                 continue
-            now = anyio.current_time()
+            now = self._loop.time()
             self.time_to_first_byte = now - self.started
             logger.debug(
                 "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
@@ -225,10 +232,7 @@ class Call:
                 )
             if 200 <= resp.status < 300:
                 return resp
-            body = await resp.read(
-                idle=self.timeouts.stream_idle, deadline=self.deadline
-            )
-            resp.release()
+            body = await self._read_error_body(resp)
             error = api_error_from_response(
                 resp, body, attempts=self.attempts, now=time.time()
             )
@@ -241,6 +245,20 @@ class Call:
                 else parse_retry_after(resp.headers, time.time())
             )
             await self.retry_or_raise(error, retry_after=retry_after)
+
+    async def _read_error_body(self, resp: HTTPResponse) -> bytes:
+        """At most ERROR_BODY_LIMIT bytes of an error body, within the idle limit
+        and the deadline; then the connection is released (or closed)."""
+        wait = self.timeouts.stream_idle or DEFAULT_ERROR_READ
+        remaining = self.remaining()
+        if remaining is not None:
+            wait = max(0.0, min(wait, remaining))
+        body = await resp.read_prefix(ERROR_BODY_LIMIT, wait)
+        if resp.at_eof():
+            resp.release()
+        else:
+            resp.close()
+        return body
 
     async def retry_or_raise(
         self, error: OrqError, *, retry_after: float | None = None
@@ -260,7 +278,7 @@ class Call:
         decision = decide_retry(
             self.policy,
             retries_done=self.attempts - 1,
-            elapsed=anyio.current_time() - self.started,
+            elapsed=self._loop.time() - self.started,
             remaining=self.remaining(),
             retry_after=retry_after,
             random=_random.random,

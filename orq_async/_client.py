@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, cast, final
 
 from ._config import (
     COMPLETIONS_PATH,
@@ -34,9 +35,12 @@ from ._version import __version__
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AsyncOrq", "ClientOptions"]
+__all__ = ["AsyncOrq", "ClientOptions", "PoolStats"]
 
 _S = TypeVar("_S", bound=EventStream[Any])
+
+#: The largest non-streaming body accepted by default (a completion is far smaller).
+DEFAULT_MAX_RESPONSE_SIZE: Final = 32 * 1024 * 1024
 
 USER_AGENT: Final = f"orq-async/{__version__}"
 
@@ -67,6 +71,16 @@ def _authorization(key: str) -> str:
     return key if key[:7].lower() == "bearer " else f"Bearer {key}"
 
 
+@final
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoolStats:
+    """Pool gauges: connections checked out, requests waiting, the limit."""
+
+    in_use: int
+    waiting: int
+    limit: int
+
+
 class ClientOptions(TypedDict, total=False):
     """The keyword options of :class:`AsyncOrq` (and of the blocking ``Orq``)."""
 
@@ -78,6 +92,7 @@ class ClientOptions(TypedDict, total=False):
     session: aiohttp.ClientSession | None
     ssl_context: ssl.SSLContext | bool
     max_event_size: int
+    max_response_size: int
     trace_configs: Sequence[aiohttp.TraceConfig]
     hooks: Hooks | None
 
@@ -100,6 +115,8 @@ class AsyncOrq:
     :param ssl_context: an ``ssl.SSLContext`` for TLS; verification is on by
         default and ``False`` turns it off.
     :param max_event_size: the largest SSE event accepted, in bytes.
+    :param max_response_size: the largest non-streaming response body accepted,
+        in bytes (:class:`ResponseTooLargeError` beyond it).
     :param trace_configs: aiohttp ``TraceConfig`` objects for our sessions.
     :param hooks: async callbacks for tracing and metrics (:class:`Hooks`).
     :raises InvalidParameterError: no API key, or an invalid ``server_url``.
@@ -117,6 +134,7 @@ class AsyncOrq:
         session: aiohttp.ClientSession | None = None,
         ssl_context: ssl.SSLContext | bool = True,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         hooks: Hooks | None = None,
     ) -> None:
@@ -149,6 +167,13 @@ class AsyncOrq:
         self.timeouts = timeouts
         self.limits = limits
         self.max_event_size = max_event_size
+        if isinstance(max_response_size, bool) or not isinstance(
+            max_response_size, int
+        ):
+            raise InvalidParameterTypeError("max_response_size", "expected int")
+        if max_response_size < 1024:
+            raise InvalidParameterError("max_response_size", "must be >= 1024 bytes")
+        self.max_response_size = max_response_size
         self._retry_policy = (
             DEFAULT_RETRY_POLICY
             if isinstance(retries, NotGiven)
@@ -194,6 +219,14 @@ class AsyncOrq:
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.aclose()
+
+    def pool_stats(self) -> PoolStats:
+        """The connection pool's gauges right now."""
+        in_use, waiting = (0, 0) if self._transport is None else self._transport.stats()
+        size = self.limits.max_connections
+        if self.limits.max_connections_per_host:
+            size = min(size, self.limits.max_connections_per_host)
+        return PoolStats(in_use=in_use, waiting=waiting, limit=size)
 
     @property
     def is_closed(self) -> bool:

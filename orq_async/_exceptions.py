@@ -25,6 +25,7 @@ Everything the client raises on purpose derives from :class:`OrqError`::
     │   ├── SSEProtocolError
     │   │   └── EventTooLargeError
     │   ├── UnexpectedContentTypeError
+    │   ├── ResponseTooLargeError
     │   ├── ResponseDecodeError
     │   │   └── StreamDecodeError
     │   └── IncompleteStreamError     clean EOF before ``[DONE]``
@@ -68,6 +69,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "SSEProtocolError",
     "StreamAPIError",
     "StreamConnectionError",
@@ -298,6 +300,10 @@ class EventTooLargeError(SSEProtocolError):
 
     #: Events that completed in the same read before the oversized one.
     events: Sequence[object] = ()
+
+
+class ResponseTooLargeError(ProtocolError):
+    """Raised when a response body is larger than the client accepts."""
 
 
 class UnexpectedContentTypeError(ProtocolError):

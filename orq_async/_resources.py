@@ -15,6 +15,7 @@ from ._exceptions import (
     EXCERPT_LIMIT,
     InvalidParameterError,
     InvalidParameterTypeError,
+    OrqError,
     UnexpectedContentTypeError,
     excerpt,
 )
@@ -212,10 +213,15 @@ class AsyncCompletions:
                     max_event_size=client.max_event_size,
                 )
             )
-        data = await response.read(
-            idle=call_timeouts.stream_idle, deadline=call.deadline
-        )
-        response.release()
+        try:
+            data = await response.read(
+                idle=call_timeouts.stream_idle,
+                deadline=call.deadline,
+                limit=client.max_response_size,
+            )
+        except OrqError as exc:
+            await call.failed(exc)
+            raise
         if response.content_type != "application/json":
             error = _content_type_error(response, "application/json", data)
             await call.failed(error)

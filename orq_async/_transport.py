@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from types import SimpleNamespace
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 import anyio
@@ -36,6 +36,7 @@ from ._exceptions import (
     OrqError,
     PoolTimeoutError,
     ProtocolError,
+    ResponseTooLargeError,
     StreamConnectionError,
     StreamIdleTimeoutError,
 )
@@ -165,17 +166,83 @@ _REQUEST_ID_HEADERS: Final = (
 )
 
 
+class _Pool:
+    """The connection limit, enforced by us so that waiting for it is a phase
+    of its own with its own limit and error (aiohttp's connector is unlimited
+    underneath; in-flight responses hold one slot each until released)."""
+
+    __slots__ = ("free", "size", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, limit: float | None, deadline: float | None) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.waiters.append(waiter)
+        now = loop.time()
+        when = float("inf") if limit is None else now + limit
+        by_deadline = deadline is not None and deadline < when
+        if by_deadline:
+            when = deadline  # type: ignore[assignment]
+        with anyio.CancelScope(deadline=when):
+            try:
+                await waiter  # release() hands the slot over, already counted
+                return
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self.release()  # handed over just as we were cancelled
+                else:
+                    waiter.cancel()
+                raise
+            finally:
+                if waiter in self.waiters:
+                    self.waiters.remove(waiter)
+        if by_deadline:
+            raise DeadlineExceededError(
+                "the call's deadline passed while waiting for a pooled connection"
+            )
+        raise PoolTimeoutError(
+            f"no pooled connection became free within {limit}s ({self.size} in use)",
+            retryable=False,
+        )
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
 class HTTPResponse:
     """A live response whose body the caller reads, then releases or closes.
 
     ``close()`` and ``release()`` are synchronous (aiohttp's are), so a stream
     can free its connection from ``__del__`` or a ``break`` without awaiting.
+    Either also frees the response's pool slot, exactly once.
     """
 
-    __slots__ = ("_resp", "content_type", "headers", "request_id", "status")
+    __slots__ = (
+        "_content",
+        "_pool",
+        "_resp",
+        "content_type",
+        "headers",
+        "request_id",
+        "status",
+    )
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, pool: _Pool | None) -> None:
         self._resp = resp
+        self._content = resp.content
+        self._pool = pool
         self.status: int = resp.status
         raw: CIMultiDictProxy[str] = resp.headers
         self.headers: Mapping[str, str] = raw
@@ -187,38 +254,92 @@ class HTTPResponse:
                 self.request_id = value
                 break
 
-    async def read(self, *, idle: float | None, deadline: float | None) -> bytes:
-        """The whole body.
+    async def read(
+        self, *, idle: float | None, deadline: float | None, limit: int
+    ) -> bytes:
+        """The whole body, at most ``limit`` bytes.
 
         :raises StreamIdleTimeoutError: the body stalled longer than ``idle``.
         :raises DeadlineExceededError: the call's deadline passed.
+        :raises ResponseTooLargeError: the body is larger than ``limit``.
         :raises APIConnectionError: the connection failed.
         """
-        now = anyio.current_time()
-        limit = None if idle is None else now + idle
-        scope_deadline = min(
-            (d for d in (limit, deadline) if d is not None), default=float("inf")
-        )
-        with anyio.CancelScope(deadline=scope_deadline):
-            try:
-                return await self._resp.read()
-            except Exception as exc:
-                self.close()
-                raise translate_error(exc, request_id=self.request_id) from exc
-        # The scope swallowed the cancellation it raised at its deadline.
-        self.close()
-        raise self._timeout(deadline)
+        content = self._content
+        length = self._resp.content_length
+        if length is not None and length > limit:
+            self.close()
+            raise self._too_large(limit)
+        if content.is_eof():
+            # Everything already arrived (the usual case for small bodies): no
+            # timer is needed to read it.
+            body = await self._read_all(content, limit)
+            self.release()
+            return body
+        loop = asyncio.get_running_loop()
+        timer = None
+        if idle is not None or deadline is not None:
+            due = float("inf") if idle is None else loop.time() + idle
+            if deadline is not None and deadline < due:
+                due = deadline
+            timer = loop.call_at(due, self._time_out, deadline)
+        try:
+            body = await self._read_all(content, limit)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self.release()
+        return body
 
-    def _timeout(self, deadline: float | None) -> OrqError:
-        if deadline is not None and anyio.current_time() >= deadline:
-            return DeadlineExceededError(
+    async def _read_all(self, content: aiohttp.StreamReader, limit: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                piece = await content.readany()
+                if not piece:
+                    break
+                size += len(piece)
+                if size > limit:
+                    self.close()
+                    raise self._too_large(limit)
+                parts.append(piece)
+        except OrqError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise translate_error(exc, request_id=self.request_id) from exc
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _too_large(self, limit: int) -> OrqError:
+        return ResponseTooLargeError(
+            f"the response body is larger than the limit of {limit} bytes",
+            request_id=self.request_id,
+        )
+
+    def _time_out(self, deadline: float | None) -> None:
+        if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+            error: OrqError = DeadlineExceededError(
                 "the call's deadline passed while reading the response body",
                 request_id=self.request_id,
             )
-        return StreamIdleTimeoutError(
-            "the response body stalled longer than the idle limit",
-            request_id=self.request_id,
-        )
+        else:
+            error = StreamIdleTimeoutError(
+                "the response body stalled longer than the idle limit",
+                request_id=self.request_id,
+            )
+        self._content.set_exception(error)
+
+    def read_buffered(self) -> bytes:
+        """What already arrived of the body, without waiting (``b""`` if none)."""
+        try:
+            return self._content.read_nowait()
+        except OrqError:
+            raise
+        except Exception as exc:
+            raise translate_error(
+                exc, request_id=self.request_id, mid_stream=True
+            ) from exc
 
     async def read_some(self) -> bytes:
         """The next bytes of the body as they arrive; ``b""`` at the end.
@@ -229,7 +350,7 @@ class HTTPResponse:
         :raises StreamConnectionError: the connection failed mid-body.
         """
         try:
-            return await self._resp.content.readany()
+            return await self._content.readany()
         except OrqError:
             raise
         except Exception as exc:
@@ -244,7 +365,7 @@ class HTTPResponse:
         with anyio.move_on_after(seconds):
             try:
                 while len(out) < limit:
-                    piece = await self._resp.content.readany()
+                    piece = await self._content.readany()
                     if not piece:
                         break
                     out += piece
@@ -254,18 +375,25 @@ class HTTPResponse:
 
     def abort_read(self, exc: BaseException) -> None:
         """Make the pending (or next) :meth:`read_some` raise ``exc``."""
-        self._resp.content.set_exception(exc)
+        self._content.set_exception(exc)
 
     def at_eof(self) -> bool:
-        return self._resp.content.at_eof()
+        return self._content.at_eof()
 
     def release(self) -> None:
         """Give the connection back to the pool (only after the body ended)."""
         self._resp.release()
+        self._free_slot()
 
     def close(self) -> None:
         """Drop the connection now (never reused)."""
         self._resp.close()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.release()
 
     @property
     def closed(self) -> bool:
@@ -277,89 +405,23 @@ class HTTPResponse:
 
         Shielded: a cancellation arriving now cannot skip the close.
         """
-        with anyio.move_on_after(seconds, shield=True):
-            try:
-                while await self._resp.content.readany():
+        content = self._content
+        try:
+            if content.is_eof():
+                # Usually [DONE] and the end of the body came in one read.
+                while content.read_nowait():
                     pass
-            except Exception:
-                self.close()
-                return
-        if self._resp.content.at_eof():
+            else:
+                with anyio.move_on_after(seconds, shield=True):
+                    while await content.readany():
+                        pass
+        except Exception:
+            self.close()
+            return
+        if content.at_eof():
             self.release()
         else:
             self.close()
-
-
-class _PhaseClock:
-    """Moves one cancel scope's deadline through pool -> connect -> first byte.
-
-    aiohttp's trace signals tell us the phase; the scope deadline is the phase's
-    own limit, capped by the call's overall deadline.
-    """
-
-    __slots__ = ("deadline", "phase", "scope", "timeouts")
-
-    def __init__(
-        self, scope: anyio.CancelScope, timeouts: Timeouts, deadline: float | None
-    ) -> None:
-        self.scope = scope
-        self.timeouts = timeouts
-        self.deadline = deadline
-        self.phase = "connect"
-        self.enter("connect", timeouts.connect)
-
-    def enter(self, phase: str, limit: float | None) -> None:
-        self.phase = phase
-        when = float("inf") if limit is None else anyio.current_time() + limit
-        if self.deadline is not None and self.deadline < when:
-            when = self.deadline
-        self.scope.deadline = when
-
-    def error(self, request_url: str) -> OrqError:
-        del request_url  # never put URLs with user data into messages
-        if self.deadline is not None and anyio.current_time() >= self.deadline:
-            return DeadlineExceededError(
-                f"the call's deadline passed while waiting for the {self.phase} phase"
-            )
-        t = self.timeouts
-        if self.phase == "pool":
-            return PoolTimeoutError(
-                f"no pooled connection became free within {t.pool}s (pool full)",
-                retryable=False,
-            )
-        if self.phase == "connect":
-            return ConnectTimeoutError(f"could not connect within {t.connect}s")
-        return FirstByteTimeoutError(
-            f"no response headers within {t.first_byte}s of sending the request"
-        )
-
-
-async def _on_queued_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    clock: _PhaseClock | None = ctx.trace_request_ctx
-    if clock is not None:
-        clock.enter("pool", clock.timeouts.pool)
-
-
-async def _on_create_start(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    clock: _PhaseClock | None = ctx.trace_request_ctx
-    if clock is not None:
-        clock.enter("connect", clock.timeouts.connect)
-
-
-async def _on_connected(_s: Any, ctx: SimpleNamespace, _p: Any) -> None:
-    clock: _PhaseClock | None = ctx.trace_request_ctx
-    if clock is not None:
-        clock.enter("first_byte", clock.timeouts.first_byte)
-
-
-def _phase_trace_config() -> aiohttp.TraceConfig:
-    config = aiohttp.TraceConfig()
-    config.on_connection_queued_start.append(_on_queued_start)
-    config.on_connection_create_start.append(_on_create_start)
-    config.on_connection_create_end.append(_on_connected)
-    config.on_connection_reuseconn.append(_on_connected)
-    config.freeze()
-    return config
 
 
 class Transport:
@@ -370,7 +432,8 @@ class Transport:
     different loop" failure. Each session is closed when its loop shuts down
     (through an async-generator finaliser, which ``asyncio.run`` and anyio run
     before closing the loop) or at :meth:`aclose`. A caller-supplied session is
-    used as is and never closed.
+    used as is and never closed; its own connector's limits then apply, and
+    waiting for it counts toward the first-byte limit.
     """
 
     def __init__(
@@ -384,15 +447,19 @@ class Transport:
         self._limits = limits
         self._user_session = session
         self._ssl = ssl_context
-        self._trace_configs = [_phase_trace_config(), *trace_configs]
-        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._trace_configs = list(trace_configs)
+        self._sessions: dict[
+            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, _Pool | None]
+        ] = {}
         self._watchers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     def _new_session(self) -> aiohttp.ClientSession:
         limits = self._limits
         connector = aiohttp.TCPConnector(
-            limit=limits.max_connections,
-            limit_per_host=limits.max_connections_per_host,
+            # The limit is ours (_Pool); aiohttp's would queue invisibly.
+            limit=0,
+            limit_per_host=0,
             keepalive_timeout=limits.keepalive_expiry,
             ttl_dns_cache=limits.dns_cache_ttl,
             use_dns_cache=True,
@@ -400,29 +467,36 @@ class Transport:
         )
         return aiohttp.ClientSession(
             connector=connector,
-            # Every aiohttp limit off: ours are phase-aware (see module doc).
+            # aiohttp's total/sock_read limits stay off: total kills long
+            # generations and sock_read is reset by keep-alive comments.
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=None, sock_connect=None, sock_read=None
             ),
-            trace_configs=self._trace_configs,
+            trace_configs=self._trace_configs or None,
             auto_decompress=True,
             trust_env=False,
         )
 
-    async def _session(self) -> aiohttp.ClientSession:
+    def _pool_size(self) -> int:
+        per_host = self._limits.max_connections_per_host
+        total = self._limits.max_connections
+        return min(total, per_host) if per_host else total
+
+    async def _session(self) -> tuple[aiohttp.ClientSession, _Pool | None]:
         if self._user_session is not None:
-            return self._user_session
+            return self._user_session, None
         loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is not None and not session.closed:
-            return session
+        entry = self._sessions.get(loop)
+        if entry is not None and not entry[0].closed:
+            return entry
         self._forget_dead_loops()
         session = self._new_session()
-        self._sessions[loop] = session
+        entry = (session, _Pool(self._pool_size()))
+        self._sessions[loop] = entry
         watcher = self._watch_loop(loop, session)
         await watcher.__anext__()
         self._watchers[loop] = watcher
-        return session
+        return entry
 
     async def _watch_loop(
         self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
@@ -432,7 +506,8 @@ class Transport:
         try:
             yield
         finally:
-            if self._sessions.get(loop) is session:
+            entry = self._sessions.get(loop)
+            if entry is not None and entry[0] is session:
                 del self._sessions[loop]
             self._watchers.pop(loop, None)
             with anyio.CancelScope(shield=True):
@@ -440,7 +515,7 @@ class Transport:
 
     def _forget_dead_loops(self) -> None:
         for loop in [lp for lp in self._sessions if lp.is_closed()]:
-            session = self._sessions.pop(loop)
+            session, _ = self._sessions.pop(loop)
             self._watchers.pop(loop, None)
             # The loop is gone, so nothing can be awaited: detach so aiohttp
             # does not warn about a session we can no longer close.
@@ -449,7 +524,7 @@ class Transport:
     async def aclose(self) -> None:
         """Close every session this transport created."""
         loop = asyncio.get_running_loop()
-        for other, session in list(self._sessions.items()):
+        for other, (session, _) in list(self._sessions.items()):
             del self._sessions[other]
             self._watchers.pop(other, None)
             if other is loop:
@@ -462,6 +537,23 @@ class Transport:
             else:
                 session.detach()
 
+    def stats(self) -> tuple[int, int]:
+        """(responses holding a pool slot, requests waiting for one), all loops."""
+        in_use = waiting = 0
+        for _, pool in self._sessions.values():
+            if pool is not None:
+                in_use += pool.size - pool.free
+                waiting += sum(not w.done() for w in pool.waiters)
+        return in_use, waiting
+
+    def _aiohttp_timeout(self, connect: float | None) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(connect)
+        if timeout is None:
+            timeout = self._timeouts[connect] = aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=connect, sock_read=None
+            )
+        return timeout
+
     async def post(
         self,
         url: str,
@@ -473,22 +565,59 @@ class Transport:
     ) -> HTTPResponse:
         """Send the request and return once the response headers are in.
 
+        Phases: waiting for a pool slot (``timeouts.pool``), the TCP/TLS connect
+        (``timeouts.connect``, aiohttp's ``sock_connect``), then until the
+        response headers (``timeouts.first_byte``, one anyio cancel scope); the
+        call's ``deadline`` caps them all.
+
         :raises PoolTimeoutError, ConnectTimeoutError, FirstByteTimeoutError,
             DeadlineExceededError: a phase limit ran out.
         :raises APIConnectionError: the request failed at the network level.
         """
-        session = await self._session()
-        with anyio.CancelScope() as scope:
-            clock = _PhaseClock(scope, timeouts, deadline)
-            try:
-                resp = await session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    allow_redirects=False,
-                    trace_request_ctx=clock,
+        session, pool = await self._session()
+        if pool is not None:
+            await pool.acquire(timeouts.pool, deadline)
+        try:
+            first_byte = timeouts.first_byte
+            if first_byte is None and deadline is None:
+                resp = await self._send(session, url, body, headers, timeouts)
+            else:
+                now = asyncio.get_running_loop().time()
+                due = float("inf") if first_byte is None else now + first_byte
+                by_deadline = deadline is not None and deadline <= due
+                if by_deadline:
+                    due = deadline  # type: ignore[assignment]
+                with anyio.CancelScope(deadline=due):
+                    resp = await self._send(session, url, body, headers, timeouts)
+                    return HTTPResponse(resp, pool)
+                if by_deadline:
+                    raise DeadlineExceededError(
+                        "the call's deadline passed before the response headers"
+                    )
+                raise FirstByteTimeoutError(
+                    f"no response headers within {first_byte}s of sending the request"
                 )
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-                raise translate_error(exc) from exc
-            return HTTPResponse(resp)
-        raise clock.error(url)
+        except BaseException:
+            if pool is not None:
+                pool.release()
+            raise
+        return HTTPResponse(resp, pool)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeouts: Timeouts,
+    ) -> aiohttp.ClientResponse:
+        try:
+            return await session.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._aiohttp_timeout(timeouts.connect),
+            )
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise translate_error(exc) from exc

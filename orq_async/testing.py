@@ -13,7 +13,10 @@ like the real router: a JSON completion, or an SSE stream of chunks when the bod
 says ``"stream": true`` (one chunk per token, ``max_tokens`` tokens, 16 by
 default). Enqueued :class:`FakeResponse` objects are served first, in order, and
 can script status codes, error bodies, headers, delays, raw bytes, SSE events
-and faults (abort the connection, stall, drip one byte at a time).
+and faults (abort the connection, stall, drip one byte at a time, flood an
+endless line, redirect). A ``responder`` callable can choose the answer per
+request (e.g. from the prompt), for concurrent fault mixes. With ``ssl_context``
+the server speaks HTTPS.
 
 Every request is recorded (:attr:`FakeOrqServer.requests`) with its headers, raw
 body and decoded JSON, so tests can assert the exact wire bytes.
@@ -29,9 +32,10 @@ import asyncio
 import dataclasses
 import itertools
 import socket
+import ssl
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -125,6 +129,9 @@ class FakeResponse:
         connection (a truncated chunked body), or ``"hang"`` until the client
         goes away; ``"keepalive"`` sends ``: ping`` comments every
         ``event_delay`` seconds until the client goes away.
+    :param source: produces more body pieces lazily, written after ``events``
+        (and ``event_delay`` apart): large or endless bodies without holding
+        them in memory. Called once per response.
     """
 
     status: int = 200
@@ -135,6 +142,12 @@ class FakeResponse:
     delay: float = 0.0
     event_delay: float = 0.0
     then: Literal["end", "abort", "hang", "keepalive"] = "end"
+    source: Callable[[], Iterable[bytes]] | None = None
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the body is written piece by piece (``events`` or ``source``)."""
+        return self.events is not None or self.source is not None
 
     @classmethod
     def json(
@@ -251,6 +264,85 @@ class FakeResponse:
             then=then,
         )
 
+    @classmethod
+    def drip(
+        cls,
+        data: bytes,
+        *,
+        piece_size: int = 1,
+        interval: float = 0.005,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "text/event-stream",
+        then: Literal["end", "abort", "hang", "keepalive"] = "end",
+    ) -> FakeResponse:
+        """``data`` written ``piece_size`` bytes at a time, ``interval`` seconds
+        apart (each piece its own HTTP chunk, so the client reads it alone)."""
+        if piece_size < 1:
+            raise ValueError("piece_size must be >= 1")
+        pieces = [data[i : i + piece_size] for i in range(0, len(data), piece_size)]
+        return cls.events_(
+            pieces,
+            headers=headers,
+            content_type=content_type,
+            event_delay=interval,
+            then=then,
+        )
+
+    @classmethod
+    def flood(
+        cls,
+        size: int,
+        *,
+        prefix: bytes = b"data: ",
+        fill: bytes = b"x",
+        suffix: bytes = b"",
+        piece_size: int = 64 * 1024,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "text/event-stream",
+        then: Literal["end", "abort", "hang", "keepalive"] = "end",
+    ) -> FakeResponse:
+        """A body of ``prefix``, ``size`` bytes of ``fill`` and ``suffix``, made
+        and written ``piece_size`` bytes at a time: by default one SSE line with
+        no line end, as large as you like, never held in memory whole."""
+        if piece_size < 1 or not fill:
+            raise ValueError("piece_size must be >= 1 and fill non-empty")
+        block = (fill * (piece_size // len(fill) + 1))[:piece_size]
+
+        def pieces() -> Iterator[bytes]:
+            if prefix:
+                yield prefix
+            left = size
+            while left > 0:
+                n = min(left, piece_size)
+                yield block if n == piece_size else block[:n]
+                left -= n
+            if suffix:
+                yield suffix
+
+        return cls(
+            status=status,
+            headers=dict(headers or {}),
+            content_type=content_type,
+            source=pieces,
+            then=then,
+        )
+
+    @classmethod
+    def redirect(
+        cls,
+        location: str,
+        *,
+        status: int = 307,
+        headers: Mapping[str, str] | None = None,
+    ) -> FakeResponse:
+        """A redirect to ``location`` (any host) with an empty body."""
+        return cls(
+            status=status,
+            headers={**dict(headers or {}), "Location": location},
+            body=b"",
+        )
+
 
 @dataclasses.dataclass
 class RecordedRequest:
@@ -272,6 +364,12 @@ class FakeOrqServer:
     :param host: the loopback address to bind.
     :param port: 0 picks a free port.
     :param default_delay: seconds between generated stream chunks.
+    :param ssl_context: a server-side ``ssl.SSLContext``: serve HTTPS.
+    :param responder: called with each request when nothing is enqueued; the
+        :class:`FakeResponse` it returns is served (``None``: the generated
+        answer). For concurrent fault mixes, where arrival order is unknown.
+    :param record_requests: keep every request in :attr:`requests`; turn off
+        for soak tests (:attr:`request_count` still counts).
     """
 
     def __init__(
@@ -281,12 +379,20 @@ class FakeOrqServer:
         host: str = "127.0.0.1",
         port: int = 0,
         default_delay: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
+        responder: Callable[[RecordedRequest], FakeResponse | None] | None = None,
+        record_requests: bool = True,
     ) -> None:
         self.api_key = api_key
         self.host = host
         self.port = port
         self.default_delay = default_delay
+        self.ssl_context = ssl_context
+        self.responder = responder
+        self.record_requests = record_requests
         self.requests: list[RecordedRequest] = []
+        #: Requests received since start (or the last :meth:`clear`).
+        self.request_count = 0
         #: Peer addresses of every TCP connection a request came in on.
         self.connections: set[tuple[str, int]] = set()
         #: Monotonic times at which a client went away mid-response.
@@ -301,14 +407,21 @@ class FakeOrqServer:
     @property
     def url(self) -> str:
         """The base URL to pass as ``server_url``."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     async def start(self) -> FakeOrqServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v2/router/completions", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner,
+            self.host,
+            self.port,
+            reuse_address=True,
+            ssl_context=self.ssl_context,
+        )
         await site.start()
         server = site._server
         if self.port == 0 and isinstance(server, asyncio.base_events.Server):
@@ -342,6 +455,7 @@ class FakeOrqServer:
     def clear(self) -> None:
         self._script.clear()
         self.requests.clear()
+        self.request_count = 0
         self.connections.clear()
         self.disconnects.clear()
 
@@ -368,17 +482,18 @@ class FakeOrqServer:
         )
         if peer is not None:
             self.connections.add((peer[0], peer[1]))
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                headers=dict(request.headers),
-                body=body,
-                json=decoded,
-                peer=peer,
-                received_at=time.monotonic(),
-            )
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            headers=dict(request.headers),
+            body=body,
+            json=decoded,
+            peer=peer,
+            received_at=time.monotonic(),
         )
+        self.request_count += 1
+        if self.record_requests:
+            self.requests.append(recorded)
         if self.api_key is not None:
             auth = request.headers.get("Authorization", "")
             if auth != f"Bearer {self.api_key}":
@@ -387,10 +502,16 @@ class FakeOrqServer:
                         401, "Invalid API key", type="authentication_error"
                     )
                 )
-        script = self._script.popleft() if self._script else self._generate(decoded)
+        script: FakeResponse | None = None
+        if self._script:
+            script = self._script.popleft()
+        elif self.responder is not None:
+            script = self.responder(recorded)
+        if script is None:
+            script = self._generate(decoded)
         if script.delay:
             await asyncio.sleep(script.delay)
-        if script.events is None:
+        if not script.streamed:
             return _json_response(script)
         return await self._stream(request, script)
 
@@ -431,7 +552,10 @@ class FakeOrqServer:
         self.active_responses += 1
         try:
             await response.prepare(request)
-            for piece in script.events or ():
+            pieces: Iterable[bytes] = script.events or ()
+            if script.source is not None:
+                pieces = itertools.chain(pieces, script.source())
+            for piece in pieces:
                 await response.write(piece)
                 if script.event_delay:
                     await asyncio.sleep(script.event_delay)
