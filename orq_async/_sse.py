@@ -193,6 +193,20 @@ class SSEDecoder:
         # Anything with a CR in it (`13 in data` is a plain memchr, ~10x cheaper than
         # `b"\r" in data` on CPython), and the first feeds (BOM) or a dead decoder,
         # take the general machine. Typical traffic is LF-only and goes below.
+        if (
+            not self._lf_ok
+            and not self._started
+            and not self._bom_hold
+            and len(data) >= len(_BOM)
+            and not self._poisoned
+            and not self._ended
+        ):
+            # The first read decides about the BOM at once when it holds 3 bytes or
+            # more, so a first read full of events still takes the fast paths below.
+            self._started = True
+            if data.startswith(_BOM):
+                data = data[3:]
+            self._sync_flags()
         if 13 in data or not self._lf_ok:
             # Every slow path records its output list, so an EventTooLargeError
             # can carry the events that completed before it (see _too_large).

@@ -75,6 +75,32 @@ class EventStream(Generic[T]):
     :raises SSEProtocolError: the event stream is malformed (e.g. an event too large).
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_bytes",
+        "_call",
+        "_decode",
+        "_drain_timeout",
+        "_events",
+        "_finished_reason",
+        "_first_chunk_at",
+        "_loop",
+        "_max_event_size",
+        "_next",
+        "_on_chunk",
+        "_on_close",
+        "_parser",
+        "_pending_error",
+        "_reading",
+        "_response",
+        "_state",
+        "_text",
+        "_timer",
+        "_waiting_since",
+        "_weak_self",
+        "chunks_received",
+    )
+
     def __init__(
         self,
         call: Call,
@@ -110,6 +136,7 @@ class EventStream(Generic[T]):
         self._bytes = 0
         self._first_chunk_at: float | None = None
         self._pending_error: OrqError | None = None
+        self._on_chunk = call.hooks.on_chunk
         self._check_content_type(response)
 
     # -- public surface ---------------------------------------------------
@@ -197,6 +224,22 @@ class EventStream(Generic[T]):
     async def __anext__(self) -> T:
         if self._state != _OPEN:
             raise self._ended_error()
+        # Fast path: the next event is already parsed and is an ordinary chunk.
+        # No coroutine, no timer, no clock: this is most chunks of a busy stream.
+        events = self._events
+        index = self._next
+        if index < len(events) and self._on_chunk is None:
+            event = events[index]
+            data = event.data
+            if event.event == "message" and data != _DONE:
+                try:
+                    chunk = self._decode(data)
+                except _DECODE_ERRORS:
+                    pass  # the slow path below reports it
+                else:
+                    self._next = index + 1
+                    self._track(chunk)
+                    return chunk
         self._waiting_since = self._loop.time()
         try:
             return await self._next_chunk()
@@ -244,13 +287,10 @@ class EventStream(Generic[T]):
                         await self._restart(error)
                         break
                     raise error from None
-                self.chunks_received += 1
                 self._track(chunk)
-                if self._first_chunk_at is None:
-                    self._first_chunk_at = self._loop.time()
-                if call.hooks.on_chunk is not None:
+                if self._on_chunk is not None:
                     await call_hook(
-                        call.hooks.on_chunk,
+                        self._on_chunk,
                         ChunkEvent(
                             chunk,
                             self.chunks_received - 1,
@@ -270,13 +310,16 @@ class EventStream(Generic[T]):
                 f"the call's deadline passed after {self.chunks_received} chunk(s)",
                 request_id=self.request_id,
             )
-        if self._timer is None and (
-            call.timeouts.stream_idle is not None or call.deadline is not None
-        ):
-            self._arm_timer()
-        self._reading = True
         try:
-            data = await self._response.read_some()
+            # What already arrived needs no timer and no await.
+            data = self._response.read_buffered()
+            if not data:
+                if self._timer is None and (
+                    call.timeouts.stream_idle is not None or call.deadline is not None
+                ):
+                    self._arm_timer()
+                self._reading = True
+                data = await self._response.read_some()
         except APIConnectionError as exc:
             exc.chunks_delivered = self.chunks_received
             if self.chunks_received == 0 and not isinstance(exc, DeadlineExceededError):
@@ -341,8 +384,12 @@ class EventStream(Generic[T]):
 
     # -- helpers --------------------------------------------------------------
 
-    def _track(self, chunk: object) -> None:
-        choices = getattr(chunk, "choices", None)
+    def _track(self, chunk: T) -> None:
+        """Account for a chunk about to be handed to the caller."""
+        self.chunks_received += 1
+        if self._first_chunk_at is None:
+            self._first_chunk_at = self._loop.time()
+        choices = chunk.choices  # type: ignore[attr-defined]
         if choices:
             first = choices[0]
             self._text.append(first.text)
