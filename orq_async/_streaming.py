@@ -601,7 +601,8 @@ class _SSEFrames:
             self._done = True
             body = {
                 "error": {
-                    "message": str(exc),
+                    "message": exc.message,
+                    "request_id": exc.request_id,
                     "type": getattr(exc, "type", None) or type(exc).__name__,
                     "code": getattr(exc, "code", None),
                 }
