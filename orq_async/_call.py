@@ -160,8 +160,75 @@ class Call:
         :raises APIConnectionError: a network failure or a time limit (after any
             retries).
         """
+        hooks = self.hooks
         try:
-            return await self._send()
+            while True:
+                remaining = self.remaining()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceededError(
+                        f"the call's deadline of {self.timeouts.deadline}s passed "
+                        f"after {self.attempts} attempt(s)"
+                    )
+                self.attempts += 1
+                self._headers[ATTEMPT_HEADER] = str(self.attempts)
+                if hooks.on_request is not None:
+                    await call_hook(
+                        hooks.on_request,
+                        RequestEvent(
+                            method="POST",
+                            url=self._url,
+                            attempt=self.attempts,
+                            idempotency_key=self._headers.get(IDEMPOTENCY_HEADER, ""),
+                            stream=self.stream,
+                        ),
+                    )
+                sent = self._loop.time()
+                try:
+                    resp = await self._transport.post(
+                        self._url,
+                        self._body,
+                        self._headers,
+                        timeouts=self.timeouts,
+                        deadline=self.deadline,
+                    )
+                except APIConnectionError as exc:
+                    await self.retry_or_raise(exc)
+                    continue
+                now = self._loop.time()
+                self.time_to_first_byte = now - self.started
+                logger.debug(
+                    "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
+                    self._url,
+                    resp.status,
+                    (now - sent) * 1000,
+                    self.attempts,
+                    resp.request_id,
+                )
+                if hooks.on_response is not None:
+                    await call_hook(
+                        hooks.on_response,
+                        ResponseEvent(
+                            status=resp.status,
+                            request_id=resp.request_id,
+                            attempt=self.attempts,
+                            elapsed=now - sent,
+                        ),
+                    )
+                if 200 <= resp.status < 300:
+                    return resp
+                body = await self._read_error_body(resp)
+                error = api_error_from_response(
+                    resp, body, attempts=self.attempts, now=time.time()
+                )
+                if resp.status not in self.policy.retry_statuses:
+                    raise error
+                error.retryable = True
+                retry_after = (
+                    error.retry_after
+                    if isinstance(error, RateLimitError)
+                    else parse_retry_after(resp.headers, time.time())
+                )
+                await self.retry_or_raise(error, retry_after=retry_after)
         except OrqError as exc:
             await self.failed(exc)
             raise
@@ -175,76 +242,6 @@ class Call:
             type(error).__name__,
         )
         await call_hook(self.hooks.on_error, error)
-
-    async def _send(self) -> HTTPResponse:
-        hooks = self.hooks
-        while True:
-            remaining = self.remaining()
-            if remaining is not None and remaining <= 0:
-                raise DeadlineExceededError(
-                    f"the call's deadline of {self.timeouts.deadline}s passed "
-                    f"after {self.attempts} attempt(s)"
-                )
-            self.attempts += 1
-            self._headers[ATTEMPT_HEADER] = str(self.attempts)
-            if hooks.on_request is not None:
-                await call_hook(
-                    hooks.on_request,
-                    RequestEvent(
-                        method="POST",
-                        url=self._url,
-                        attempt=self.attempts,
-                        idempotency_key=self._headers.get(IDEMPOTENCY_HEADER, ""),
-                        stream=self.stream,
-                    ),
-                )
-            sent = self._loop.time()
-            try:
-                resp = await self._transport.post(
-                    self._url,
-                    self._body,
-                    self._headers,
-                    timeouts=self.timeouts,
-                    deadline=self.deadline,
-                )
-            except APIConnectionError as exc:
-                await self.retry_or_raise(exc)
-                continue
-            now = self._loop.time()
-            self.time_to_first_byte = now - self.started
-            logger.debug(
-                "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
-                self._url,
-                resp.status,
-                (now - sent) * 1000,
-                self.attempts,
-                resp.request_id,
-            )
-            if hooks.on_response is not None:
-                await call_hook(
-                    hooks.on_response,
-                    ResponseEvent(
-                        status=resp.status,
-                        request_id=resp.request_id,
-                        attempt=self.attempts,
-                        elapsed=now - sent,
-                    ),
-                )
-            if 200 <= resp.status < 300:
-                return resp
-            body = await self._read_error_body(resp)
-            error = api_error_from_response(
-                resp, body, attempts=self.attempts, now=time.time()
-            )
-            if resp.status not in self.policy.retry_statuses:
-                raise error
-            error.retryable = True
-            retry_after = (
-                error.retry_after
-                if isinstance(error, RateLimitError)
-                else parse_retry_after(resp.headers, time.time())
-            )
-            await self.retry_or_raise(error, retry_after=retry_after)
 
     async def _read_error_body(self, resp: HTTPResponse) -> bytes:
         """At most ERROR_BODY_LIMIT bytes of an error body, within the idle limit

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 from collections import deque
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Final
@@ -221,6 +222,30 @@ class _Pool:
         self.free += 1
 
 
+class _Expiry:
+    """The first-byte timer's target: cancels the waiting task, remembers why."""
+
+    __slots__ = ("by_deadline", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[object] | None, by_deadline: bool) -> None:
+        self.task = task
+        self.by_deadline = by_deadline
+        self.fired = False
+
+    def fire(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.fired = True
+            self.task.cancel()
+
+    def swallow(self) -> bool:
+        """Take back our cancellation; False if someone else cancelled too."""
+        task = self.task
+        if task is None or sys.version_info < (3, 11):
+            return True
+        task.uncancel()
+        return task.cancelling() == 0
+
+
 class HTTPResponse:
     """A live response whose body the caller reads, then releases or closes.
 
@@ -270,9 +295,16 @@ class HTTPResponse:
             self.close()
             raise self._too_large(limit)
         if content.is_eof():
-            # Everything already arrived (the usual case for small bodies): no
-            # timer is needed to read it.
-            body = await self._read_all(content, limit)
+            # Everything already arrived (the usual case for small bodies): read
+            # it without a timer, and without awaiting at all.
+            try:
+                body = content.read_nowait()
+            except Exception as exc:
+                self.close()
+                raise translate_error(exc, request_id=self.request_id) from exc
+            if len(body) > limit:
+                self.close()
+                raise self._too_large(limit)
             self.release()
             return body
         loop = asyncio.get_running_loop()
@@ -449,7 +481,7 @@ class Transport:
         self._ssl = ssl_context
         self._trace_configs = list(trace_configs)
         self._sessions: dict[
-            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, _Pool | None]
+            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, _Pool]
         ] = {}
         self._watchers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
@@ -482,13 +514,9 @@ class Transport:
         total = self._limits.max_connections
         return min(total, per_host) if per_host else total
 
-    async def _session(self) -> tuple[aiohttp.ClientSession, _Pool | None]:
-        if self._user_session is not None:
-            return self._user_session, None
-        loop = asyncio.get_running_loop()
-        entry = self._sessions.get(loop)
-        if entry is not None and not entry[0].closed:
-            return entry
+    async def _open_session(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> tuple[aiohttp.ClientSession, _Pool]:
         self._forget_dead_loops()
         session = self._new_session()
         entry = (session, _Pool(self._pool_size()))
@@ -541,12 +569,12 @@ class Transport:
         """(responses holding a pool slot, requests waiting for one), all loops."""
         in_use = waiting = 0
         for _, pool in self._sessions.values():
-            if pool is not None:
-                in_use += pool.size - pool.free
-                waiting += sum(not w.done() for w in pool.waiters)
+            in_use += pool.size - pool.free
+            waiting += sum(not w.done() for w in pool.waiters)
         return in_use, waiting
 
     def _aiohttp_timeout(self, connect: float | None) -> aiohttp.ClientTimeout:
+        """aiohttp's own timeout for a request: only ``sock_connect`` is ours."""
         timeout = self._timeouts.get(connect)
         if timeout is None:
             timeout = self._timeouts[connect] = aiohttp.ClientTimeout(
@@ -565,59 +593,68 @@ class Transport:
     ) -> HTTPResponse:
         """Send the request and return once the response headers are in.
 
-        Phases: waiting for a pool slot (``timeouts.pool``), the TCP/TLS connect
+        Phases: waiting for a pool slot (``timeouts.pool``, an anyio cancel
+        scope, only when the pool is full), the TCP/TLS connect
         (``timeouts.connect``, aiohttp's ``sock_connect``), then until the
-        response headers (``timeouts.first_byte``, one anyio cancel scope); the
-        call's ``deadline`` caps them all.
+        response headers (``timeouts.first_byte``); the call's ``deadline`` caps
+        them all. The first-byte limit is one loop timer that cancels this task,
+        the mechanism of ``asyncio.timeout``: an anyio cancel scope on every
+        request costs about 9 µs against 2.5 µs (see benchmarks/).
 
         :raises PoolTimeoutError, ConnectTimeoutError, FirstByteTimeoutError,
             DeadlineExceededError: a phase limit ran out.
         :raises APIConnectionError: the request failed at the network level.
         """
-        session, pool = await self._session()
-        if pool is not None:
-            await pool.acquire(timeouts.pool, deadline)
-        try:
-            first_byte = timeouts.first_byte
-            if first_byte is None and deadline is None:
-                resp = await self._send(session, url, body, headers, timeouts)
+        loop = asyncio.get_running_loop()
+        if self._user_session is not None:
+            session, pool = self._user_session, None
+        else:
+            entry = self._sessions.get(loop)
+            if entry is None or entry[0].closed:
+                entry = await self._open_session(loop)
+            session, pool = entry
+            if pool.free > 0 and not pool.waiters:
+                pool.free -= 1
             else:
-                now = asyncio.get_running_loop().time()
-                due = float("inf") if first_byte is None else now + first_byte
-                by_deadline = deadline is not None and deadline <= due
-                if by_deadline:
-                    due = deadline  # type: ignore[assignment]
-                with anyio.CancelScope(deadline=due):
-                    resp = await self._send(session, url, body, headers, timeouts)
-                    return HTTPResponse(resp, pool)
-                if by_deadline:
-                    raise DeadlineExceededError(
-                        "the call's deadline passed before the response headers"
-                    )
-                raise FirstByteTimeoutError(
-                    f"no response headers within {first_byte}s of sending the request"
-                )
-        except BaseException:
-            if pool is not None:
-                pool.release()
-            raise
-        return HTTPResponse(resp, pool)
-
-    async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeouts: Timeouts,
-    ) -> aiohttp.ClientResponse:
+                await pool.acquire(timeouts.pool, deadline)
+        first_byte = timeouts.first_byte
+        timer = expiry = None
+        if first_byte is not None or deadline is not None:
+            due = float("inf") if first_byte is None else loop.time() + first_byte
+            expiry = _Expiry(
+                asyncio.current_task(), deadline is not None and deadline <= due
+            )
+            if expiry.by_deadline:
+                due = deadline  # type: ignore[assignment]
+            timer = loop.call_at(due, expiry.fire)
+        connect = timeouts.connect
         try:
-            return await session.post(
+            resp = await session.post(
                 url,
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=self._aiohttp_timeout(timeouts.connect),
+                timeout=self._aiohttp_timeout(connect),
             )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise translate_error(exc) from exc
+        except asyncio.CancelledError:
+            if pool is not None:
+                pool.release()
+            if expiry is None or not expiry.fired or not expiry.swallow():
+                raise
+            if expiry.by_deadline:
+                raise DeadlineExceededError(
+                    "the call's deadline passed before the response headers"
+                ) from None
+            raise FirstByteTimeoutError(
+                f"no response headers within {first_byte}s of sending the request"
+            ) from None
+        except BaseException as exc:
+            if pool is not None:
+                pool.release()
+            if isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError):
+                raise translate_error(exc) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return HTTPResponse(resp, pool)

@@ -370,6 +370,8 @@ class FakeOrqServer:
         answer). For concurrent fault mixes, where arrival order is unknown.
     :param record_requests: keep every request in :attr:`requests`; turn off
         for soak tests (:attr:`request_count` still counts).
+    :param backlog: the listening socket's accept backlog (raise it for
+        thousands of simultaneous connects).
     """
 
     def __init__(
@@ -382,6 +384,7 @@ class FakeOrqServer:
         ssl_context: ssl.SSLContext | None = None,
         responder: Callable[[RecordedRequest], FakeResponse | None] | None = None,
         record_requests: bool = True,
+        backlog: int = 128,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -390,6 +393,7 @@ class FakeOrqServer:
         self.ssl_context = ssl_context
         self.responder = responder
         self.record_requests = record_requests
+        self.backlog = backlog
         self.requests: list[RecordedRequest] = []
         #: Requests received since start (or the last :meth:`clear`).
         self.request_count = 0
@@ -398,6 +402,8 @@ class FakeOrqServer:
         #: Monotonic times at which a client went away mid-response.
         self.disconnects: list[float] = []
         self.active_responses = 0
+        #: The most streamed responses that were in progress at once.
+        self.max_active_responses = 0
         self._script: deque[FakeResponse] = deque()
         self._runner: web.AppRunner | None = None
         self._disconnected: asyncio.Event | None = None  # created on start
@@ -421,6 +427,7 @@ class FakeOrqServer:
             self.port,
             reuse_address=True,
             ssl_context=self.ssl_context,
+            backlog=self.backlog,
         )
         await site.start()
         server = site._server
@@ -550,6 +557,9 @@ class FakeOrqServer:
         response = web.StreamResponse(status=script.status, headers=script.headers)
         response.content_type = script.content_type
         self.active_responses += 1
+        self.max_active_responses = max(
+            self.max_active_responses, self.active_responses
+        )
         try:
             await response.prepare(request)
             pieces: Iterable[bytes] = script.events or ()
