@@ -238,7 +238,15 @@ class EventStream(Generic[T]):
                     pass  # the slow path below reports it
                 else:
                     self._next = index + 1
-                    self._track(chunk)
+                    # What _track() does, inlined (the first chunk never comes
+                    # this way: it is read, so it takes the slow path).
+                    self.chunks_received += 1
+                    choices = chunk.choices  # type: ignore[attr-defined]
+                    if choices:
+                        first = choices[0]
+                        self._text.append(first.text)
+                        if first.finish_reason is not None:
+                            self._finished_reason = True
                     return chunk
         self._waiting_since = self._loop.time()
         try:
@@ -302,51 +310,78 @@ class EventStream(Generic[T]):
             else:
                 if self._pending_error is not None:
                     raise self._pending_error
-                await self._read_more(call)
-
-    async def _read_more(self, call: Call) -> None:
-        if call.deadline is not None and self._loop.time() >= call.deadline:
-            raise DeadlineExceededError(
-                f"the call's deadline passed after {self.chunks_received} chunk(s)",
-                request_id=self.request_id,
-            )
-        try:
-            # What already arrived needs no timer and no await.
-            data = self._response.read_buffered()
-            if not data:
+                if call.deadline is not None and self._loop.time() >= call.deadline:
+                    raise DeadlineExceededError(
+                        f"the call's deadline passed after {self.chunks_received} "
+                        "chunk(s)",
+                        request_id=self.request_id,
+                    )
+                response = self._response
+                data = b""
                 if self._timer is None and (
                     call.timeouts.stream_idle is not None or call.deadline is not None
                 ):
-                    self._arm_timer()
-                self._reading = True
-                data = await self._response.read_some()
-        except APIConnectionError as exc:
-            exc.chunks_delivered = self.chunks_received
-            if self.chunks_received == 0 and not isinstance(exc, DeadlineExceededError):
-                exc.retryable = True
-                await self._restart(exc)
-                return
-            exc.retryable = False
-            raise
-        finally:
-            self._reading = False
-        try:
-            if data:
+                    # Arm the idle/deadline timer only once a read has to wait.
+                    data = response.read_buffered()
+                    if not data:
+                        self._arm_timer()
+                if not data:
+                    self._reading = True
+                    try:
+                        data = await response.readany()
+                    except Exception as exc:
+                        await self._read_failed(exc)
+                        continue
+                    finally:
+                        self._reading = False
+                if not data:
+                    await self._at_eof()
+                    continue
                 self._bytes += len(data)
-                self._events = self._parser.feed(data)
+                try:
+                    self._events = self._parser.feed(data)
+                except SSEProtocolError as exc:
+                    self._protocol_error(exc)
+                    continue
                 self._next = 0
+
+    async def _read_failed(self, exc: Exception) -> None:
+        """A read raised: retry if nothing reached the caller yet, else raise."""
+        if isinstance(exc, OrqError):
+            error = exc
+        else:
+            error = self._response.mid_stream_error(exc)
+        if isinstance(error, APIConnectionError):
+            error.chunks_delivered = self.chunks_received
+            if self.chunks_received == 0 and not isinstance(
+                error, DeadlineExceededError
+            ):
+                error.retryable = True
+                await self._restart(error)
                 return
-            self._events = self._parser.end()
+            error.retryable = False
+        if error is exc:
+            raise error
+        raise error from exc
+
+    def _protocol_error(self, exc: SSEProtocolError) -> None:
+        exc.request_id = self.request_id
+        if isinstance(exc, EventTooLargeError) and exc.events:
+            # Deliver what completed before the oversized event, then raise.
+            self._events = list(exc.events)  # type: ignore[arg-type]
             self._next = 0
+            self._pending_error = exc
+            return
+        raise exc
+
+    async def _at_eof(self) -> None:
+        """The body ended: flush the parser, then end or report truncation."""
+        try:
+            self._events = self._parser.end()
         except SSEProtocolError as exc:
-            exc.request_id = self.request_id
-            if isinstance(exc, EventTooLargeError) and exc.events:
-                # Deliver what completed before the oversized event, then raise.
-                self._events = list(exc.events)  # type: ignore[arg-type]
-                self._next = 0
-                self._pending_error = exc
-                return
-            raise
+            self._protocol_error(exc)
+            return
+        self._next = 0
         if self._events:
             return
         # Clean end of the body without [DONE].

@@ -19,7 +19,7 @@ import asyncio
 import ssl
 import sys
 from collections import deque
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 import aiohttp
@@ -373,22 +373,16 @@ class HTTPResponse:
                 exc, request_id=self.request_id, mid_stream=True
             ) from exc
 
-    async def read_some(self) -> bytes:
-        """The next bytes of the body as they arrive; ``b""`` at the end.
+    @property
+    def readany(self) -> Callable[[], Awaitable[bytes]]:
+        """The body's ``readany`` itself, for the stream's hot loop: no wrapper
+        coroutine per read. Failures it raises go through
+        :meth:`mid_stream_error`."""
+        return self._content.readany
 
-        Uses ``readany()``: never aiohttp's line reader, which splits on LF only
-        and caps the line length.
-
-        :raises StreamConnectionError: the connection failed mid-body.
-        """
-        try:
-            return await self._content.readany()
-        except OrqError:
-            raise
-        except Exception as exc:
-            raise translate_error(
-                exc, request_id=self.request_id, mid_stream=True
-            ) from exc
+    def mid_stream_error(self, exc: BaseException) -> OrqError:
+        """The orq_async error for ``exc`` raised while reading the body."""
+        return translate_error(exc, request_id=self.request_id, mid_stream=True)
 
     async def read_prefix(self, limit: int, seconds: float) -> bytes:
         """Up to ``limit`` bytes of the body, waiting at most ``seconds``; for
@@ -406,7 +400,7 @@ class HTTPResponse:
         return out[:limit]
 
     def abort_read(self, exc: BaseException) -> None:
-        """Make the pending (or next) :meth:`read_some` raise ``exc``."""
+        """Make the pending (or next) read of the body raise ``exc``."""
         self._content.set_exception(exc)
 
     def at_eof(self) -> bool:
