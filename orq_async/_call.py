@@ -57,9 +57,19 @@ _random = random.Random()
 
 
 def api_error_from_response(
-    resp: HTTPResponse, body: bytes, *, attempts: int, now: float
+    resp: HTTPResponse,
+    body: bytes,
+    *,
+    attempts: int,
+    now: float,
+    secret: bytes = b"",
 ) -> APIError:
-    """The typed :class:`APIError` for a non-2xx response whose body was read."""
+    """The typed :class:`APIError` for a non-2xx response whose body was read.
+
+    ``secret`` (the API key) is masked wherever a server echoed it back.
+    """
+    if secret and secret in body:
+        body = body.replace(secret, b"[redacted]")
     status = resp.status
     text = body.decode("utf-8", "replace")
     envelope = parse_error_body(body) if body else None
@@ -109,6 +119,7 @@ class Call:
         "deadline",
         "hooks",
         "policy",
+        "secret",
         "started",
         "stream",
         "time_to_first_byte",
@@ -135,6 +146,9 @@ class Call:
         self.timeouts = timeouts
         self.hooks = hooks
         self.stream = stream
+        auth = headers.get("Authorization", "")
+        #: The API key as bytes, to mask in anything a server echoes back.
+        self.secret = auth[7:].encode() if auth[:7].lower() == "bearer " else b""
         self._loop = asyncio.get_running_loop()
         self.started = self._loop.time()
         self.deadline: float | None = (
@@ -147,6 +161,19 @@ class Call:
     @property
     def request_headers(self) -> Mapping[str, str]:
         return self._headers
+
+    def scrub(self, data: bytes) -> bytes:
+        """``data`` with the API key masked, should a server have echoed it."""
+        secret = self.secret
+        if secret and secret in data:
+            return data.replace(secret, b"[redacted]")
+        return data
+
+    def forget_request(self) -> None:
+        """Drop the body and headers once no retry can happen (a stream's first
+        chunk reached the caller): a held stream then costs less memory."""
+        self._body = b""
+        self._headers = {}
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -218,7 +245,11 @@ class Call:
                     return resp
                 body = await self._read_error_body(resp)
                 error = api_error_from_response(
-                    resp, body, attempts=self.attempts, now=time.time()
+                    resp,
+                    body,
+                    attempts=self.attempts,
+                    now=time.time(),
+                    secret=self.secret,
                 )
                 if resp.status not in self.policy.retry_statuses:
                     raise error

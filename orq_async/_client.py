@@ -66,6 +66,25 @@ class _Secret:
         raise TypeError("the API key cannot be pickled")
 
 
+class _Headers(dict[str, str]):
+    """Request headers whose repr hides credentials (tracebacks that show local
+    variables, debuggers, error reporters)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(
+            {
+                k: "[redacted]"
+                if k.lower() in ("authorization", "proxy-authorization")
+                else v
+                for k, v in self.items()
+            }
+        )
+
+    __str__ = __repr__
+
+
 def _authorization(key: str) -> str:
     # A key that already carries the scheme is not prefixed twice (as the SDK).
     return key if key[:7].lower() == "bearer " else f"Bearer {key}"
@@ -249,12 +268,14 @@ class AsyncOrq:
     def _build_headers(
         self, streaming: bool, extra: Mapping[str, str] | None
     ) -> dict[str, str]:
-        headers = {
-            "Authorization": _authorization(self._api_key.reveal()),
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if streaming else "application/json",
-            "User-Agent": USER_AGENT,
-        }
+        headers = _Headers(
+            {
+                "Authorization": _authorization(self._api_key.reveal()),
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream" if streaming else "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
         for source in (self._default_headers, extra or {}):
             for name, value in source.items():
                 if not (

@@ -181,7 +181,11 @@ class AsyncCompletions:
         call_timeouts = _resolve_timeouts(timeouts, client.timeouts)
         streaming = stream is True
         headers = client._build_headers(streaming, extra_headers)
-        given = [k for k in headers if k.lower() == IDEMPOTENCY_HEADER.lower()]
+        given = (
+            [k for k in headers if k.lower() == "idempotency-key"]
+            if extra_headers or client._default_headers
+            else ()
+        )
         if idempotency_key is not None or not given:
             for name in given:
                 del headers[name]

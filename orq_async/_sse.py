@@ -174,6 +174,15 @@ class SSEDecoder:
         return self._last_id
 
     @property
+    def receiving_data(self) -> bool:
+        """Whether a ``data`` field is partly received: its event is progressing.
+
+        A stream's idle limit counts the wait for data, so bytes of a slowly
+        arriving data event are progress; comments and other fields are not.
+        """
+        return bool(self._parts) or self._buf[:4] == b"data"
+
+    @property
     def retry(self) -> int | None:
         """The reconnection time in milliseconds, or ``None`` if never set."""
         return self._retry

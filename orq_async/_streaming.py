@@ -338,12 +338,16 @@ class EventStream(Generic[T]):
                     await self._at_eof()
                     continue
                 self._bytes += len(data)
+                parser = self._parser
                 try:
-                    self._events = self._parser.feed(data)
+                    self._events = parser.feed(data)
                 except SSEProtocolError as exc:
                     self._protocol_error(exc)
                     continue
                 self._next = 0
+                if not self._events and parser.receiving_data:
+                    # Part of a data event arrived: that is progress, not idling.
+                    self._waiting_since = self._loop.time()
 
     async def _read_failed(self, exc: Exception) -> None:
         """A read raised: retry if nothing reached the caller yet, else raise."""
@@ -424,6 +428,7 @@ class EventStream(Generic[T]):
         self.chunks_received += 1
         if self._first_chunk_at is None:
             self._first_chunk_at = self._loop.time()
+            self._call.forget_request()  # no retry is possible from now on
         choices = chunk.choices  # type: ignore[attr-defined]
         if choices:
             first = choices[0]
@@ -432,6 +437,7 @@ class EventStream(Generic[T]):
                 self._finished_reason = True
 
     def _in_band_error(self, data: bytes) -> StreamAPIError:
+        data = self._call.scrub(data)
         try:
             detail = ERROR_DECODER.decode(data).error
             message, type_, code, param = (
@@ -453,6 +459,7 @@ class EventStream(Generic[T]):
         )
 
     def _undecodable(self, data: bytes, exc: Exception) -> OrqError:
+        data = self._call.scrub(data)
         try:
             envelope = ERROR_DECODER.decode(data)
         except _DECODE_ERRORS:
@@ -508,8 +515,7 @@ class EventStream(Generic[T]):
             if self._state == _OPEN:
                 self._state = state
         self._cancel_timer()
-        if not self._response.closed:
-            self._response.close()
+        self._response.close()  # idempotent; frees the pool slot exactly once
         self._detach()
 
     def _detach(self) -> None:

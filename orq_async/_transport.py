@@ -151,10 +151,13 @@ def _redact(exc: BaseException) -> None:
         (k, "[redacted]" if k.lower() in _SECRET_HEADERS else v)
         for k, v in info.headers.items()
     )
+    redacted = aiohttp.RequestInfo(
+        info.url, info.method, CIMultiDictProxy(headers), info.real_url
+    )
     try:
-        exc.request_info = aiohttp.RequestInfo(  # type: ignore[attr-defined]
-            info.url, info.method, CIMultiDictProxy(headers), info.real_url
-        )
+        exc.request_info = redacted  # type: ignore[attr-defined]
+        # The constructor's arguments are kept in .args too (and shown by repr).
+        exc.args = tuple(redacted if a is info else a for a in exc.args)
     except (AttributeError, TypeError):  # pragma: no cover - a frozen variant
         pass
 
@@ -272,12 +275,13 @@ class HTTPResponse:
         raw: CIMultiDictProxy[str] = resp.headers
         self.headers: Mapping[str, str] = raw
         self.content_type: str = resp.content_type or ""
-        self.request_id: str | None = None
-        for name in _REQUEST_ID_HEADERS:
-            value = raw.get(name)
-            if value:
-                self.request_id = value
-                break
+        self.request_id: str | None = raw.get("x-request-id") or None
+        if self.request_id is None:
+            for name in _REQUEST_ID_HEADERS:
+                value = raw.get(name)
+                if value:
+                    self.request_id = value
+                    break
 
     async def read(
         self, *, idle: float | None, deadline: float | None, limit: int
@@ -423,7 +427,8 @@ class HTTPResponse:
 
     @property
     def closed(self) -> bool:
-        return self._resp.closed
+        """Closed or released, and its pool slot freed."""
+        return self._pool is None and self._resp.closed
 
     async def drain(self, seconds: float) -> None:
         """Read what is left of the body for at most ``seconds``, then release
