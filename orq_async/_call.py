@@ -137,6 +137,7 @@ class Call:
         timeouts: Timeouts,
         hooks: Hooks = NO_HOOKS,
         stream: bool = False,
+        secret: bytes = b"",
     ) -> None:
         self._transport = transport
         self._url = url
@@ -146,9 +147,8 @@ class Call:
         self.timeouts = timeouts
         self.hooks = hooks
         self.stream = stream
-        auth = headers.get("Authorization", "")
         #: The API key as bytes, to mask in anything a server echoes back.
-        self.secret = auth[7:].encode() if auth[:7].lower() == "bearer " else b""
+        self.secret = secret
         self._loop = asyncio.get_running_loop()
         self.started = self._loop.time()
         self.deadline: float | None = (

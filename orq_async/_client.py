@@ -276,6 +276,8 @@ class AsyncOrq:
                 "User-Agent": USER_AGENT,
             }
         )
+        if not extra and not self._default_headers:
+            return headers
         for source in (self._default_headers, extra or {}):
             for name, value in source.items():
                 if not (

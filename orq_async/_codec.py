@@ -55,12 +55,17 @@ _NULLABLE = frozenset(
 )
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _plain(value: Any) -> Any:
     """Turn typed structs (anywhere inside ``value``) into plain builtins.
 
     Dict and struct input then take the same validation path, so they give the
     same bytes and the same errors.
     """
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
     if isinstance(value, list | tuple):

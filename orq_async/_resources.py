@@ -166,9 +166,8 @@ class AsyncCompletions:
         client = self._client
         body_params: dict[str, Any] = {"model": model, "prompt": prompt}
         body_params.update(params)
-        if cast(object, stream) is None:  # non-nullable and None: left off
-            stream = NOT_GIVEN
-        if not isinstance(stream, NotGiven):
+        if stream is not NOT_GIVEN and cast(object, stream) is not None:
+            # (None on this non-nullable field means "left off", as in the SDK.)
             if not isinstance(stream, bool):
                 raise InvalidParameterTypeError("stream", "expected bool")
             body_params["stream"] = stream
@@ -176,9 +175,13 @@ class AsyncCompletions:
         policy = (
             client._retry_policy
             if isinstance(retries, NotGiven)
-            else (resolve_retries(retries))
+            else resolve_retries(retries)
         )
-        call_timeouts = _resolve_timeouts(timeouts, client.timeouts)
+        call_timeouts = (
+            client.timeouts
+            if timeouts is NOT_GIVEN
+            else _resolve_timeouts(timeouts, client.timeouts)
+        )
         streaming = stream is True
         headers = client._build_headers(streaming, extra_headers)
         given = (
@@ -199,6 +202,7 @@ class AsyncCompletions:
             timeouts=call_timeouts,
             hooks=client.hooks,
             stream=streaming,
+            secret=_secret_of(headers.get("Authorization", "")),
         )
         response = await call.send()
         if streaming and response.content_type != "text/event-stream":
@@ -231,6 +235,12 @@ class AsyncCompletions:
             await call.failed(error)
             raise error
         return decode_completion(data, response.request_id)
+
+
+def _secret_of(authorization: str) -> bytes:
+    """The key inside an ``Authorization`` value, to mask echoes of it."""
+    key = authorization[7:] if authorization[:7].lower() == "bearer " else ""
+    return key.encode()
 
 
 _keys = random.Random()
