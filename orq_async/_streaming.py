@@ -128,7 +128,7 @@ class EventStream(Generic[T]):
         # The loop's timer holds only this weak reference, so an abandoned stream
         # (``break`` without ``async with``, reference dropped) is still freed at
         # once by reference counting and ``__del__`` closes its connection.
-        self._weak_self = weakref.ref(self)
+        self._weak_self: weakref.ref[EventStream[T]] | None = None
         self._waiting_since = 0.0
         self._reading = False
         #: Chunks handed to the caller so far.
@@ -201,7 +201,7 @@ class EventStream(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        self._close(_CLOSED if self._state == _OPEN else self._state)
 
     async def aclose(self) -> None:
         """Stop the stream and free its connection (idempotent)."""
@@ -248,6 +248,15 @@ class EventStream(Generic[T]):
                         if first.finish_reason is not None:
                             self._finished_reason = True
                     return chunk
+            elif data == _DONE and self._response.body_complete():
+                # [DONE] with the rest of the body already here: finish without
+                # the drain's timer (the usual end of a stream).
+                self._next = index + 1
+                self._state = _DONE_STATE
+                self._cancel_timer()
+                self._response.finish_buffered()
+                self._detach()
+                raise StopAsyncIteration
         self._waiting_since = self._loop.time()
         try:
             return await self._next_chunk()
@@ -538,10 +547,13 @@ class EventStream(Generic[T]):
 
     # -- the lazy idle / deadline timer --------------------------------------
 
-    def _arm_timer(self) -> None:
-        self._timer = self._loop.call_at(
-            self._due(self._loop.time()), _fire_timer, self._weak_self
-        )
+    def _arm_timer(self, now: float | None = None) -> None:
+        weak = self._weak_self
+        if weak is None:
+            weak = self._weak_self = weakref.ref(self)
+        if now is None:
+            now = self._loop.time()
+        self._timer = self._loop.call_at(self._due(now), _fire_timer, weak)
 
     def _due(self, now: float) -> float:
         idle = self._call.timeouts.stream_idle
@@ -578,7 +590,7 @@ class EventStream(Generic[T]):
             if error is not None:
                 self._response.abort_read(error)
                 return
-        self._timer = self._loop.call_at(self._due(now), _fire_timer, self._weak_self)
+        self._arm_timer(now)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -274,7 +274,10 @@ class HTTPResponse:
         self.status: int = resp.status
         raw: CIMultiDictProxy[str] = resp.headers
         self.headers: Mapping[str, str] = raw
-        self.content_type: str = resp.content_type or ""
+        # Parsed here rather than with aiohttp's full MIME parser: only the media
+        # type matters ("text/event-stream; charset=utf-8" -> "text/event-stream").
+        ctype = raw.get("Content-Type", "")
+        self.content_type: str = ctype.partition(";")[0].strip().lower()
         self.request_id: str | None = raw.get("x-request-id") or None
         if self.request_id is None:
             for name in _REQUEST_ID_HEADERS:
@@ -429,6 +432,22 @@ class HTTPResponse:
     def closed(self) -> bool:
         """Closed or released, and its pool slot freed."""
         return self._pool is None and self._resp.closed
+
+    def body_complete(self) -> bool:
+        """Whether the whole body has arrived (it may still be buffered)."""
+        return self._content.is_eof()
+
+    def finish_buffered(self) -> None:
+        """Discard the buffered rest of a complete body and release the
+        connection for reuse (see :meth:`body_complete`)."""
+        content = self._content
+        try:
+            while content.read_nowait():
+                pass
+        except Exception:
+            self.close()
+            return
+        self.release()
 
     async def drain(self, seconds: float) -> None:
         """Read what is left of the body for at most ``seconds``, then release
