@@ -259,7 +259,89 @@ class EventStream(Generic[T]):
                 raise StopAsyncIteration
         self._waiting_since = self._loop.time()
         try:
-            return await self._next_chunk()
+            # The general path, one coroutine: read, parse, then hand out a chunk,
+            # retrying first if nothing reached the caller yet.
+            call = self._call
+            while True:
+                events = self._events
+                while self._next < len(events):
+                    event = events[self._next]
+                    self._next += 1
+                    data = event.data
+                    error: OrqError
+                    if event.event != "message":
+                        if event.event == "error":
+                            error = self._in_band_error(data)
+                            if self.chunks_received == 0 and error.retryable:
+                                await self._restart(error)
+                                break
+                            raise error
+                        continue  # an unknown event type: not ours to fail on
+                    if data == _DONE:
+                        await self._finish()
+                        raise StopAsyncIteration
+                    try:
+                        chunk = self._decode(data)
+                    except _DECODE_ERRORS as exc:
+                        error = self._undecodable(data, exc)
+                        if self.chunks_received == 0 and error.retryable:
+                            await self._restart(error)
+                            break
+                        raise error from None
+                    self._track(chunk)
+                    if self._on_chunk is not None:
+                        await call_hook(
+                            self._on_chunk,
+                            ChunkEvent(
+                                chunk,
+                                self.chunks_received - 1,
+                                self._loop.time() - call.started,
+                                self.request_id,
+                            ),
+                        )
+                    return chunk
+                else:
+                    if self._pending_error is not None:
+                        raise self._pending_error
+                    if call.deadline is not None and self._loop.time() >= call.deadline:
+                        raise DeadlineExceededError(
+                            f"the call's deadline passed after {self.chunks_received} "
+                            "chunk(s)",
+                            request_id=self.request_id,
+                        )
+                    response = self._response
+                    data = b""
+                    if self._timer is None and (
+                        call.timeouts.stream_idle is not None
+                        or call.deadline is not None
+                    ):
+                        # Arm the idle/deadline timer only once a read has to wait.
+                        data = response.read_buffered()
+                        if not data:
+                            self._arm_timer()
+                    if not data:
+                        self._reading = True
+                        try:
+                            data = await response.readany()
+                        except Exception as exc:
+                            await self._read_failed(exc)
+                            continue
+                        finally:
+                            self._reading = False
+                    if not data:
+                        await self._at_eof()
+                        continue
+                    self._bytes += len(data)
+                    parser = self._parser
+                    try:
+                        self._events = parser.feed(data)
+                    except SSEProtocolError as exc:
+                        self._protocol_error(exc)
+                        continue
+                    self._next = 0
+                    if not self._events and parser.receiving_data:
+                        # Part of a data event arrived: that is progress, not idling.
+                        self._waiting_since = self._loop.time()
         except StopAsyncIteration:
             raise
         except BaseException as exc:
@@ -275,88 +357,6 @@ class EventStream(Generic[T]):
                     "the client was closed while this stream was open"
                 ) from exc
             raise
-
-    async def _next_chunk(self) -> T:
-        call = self._call
-        while True:
-            events = self._events
-            while self._next < len(events):
-                event = events[self._next]
-                self._next += 1
-                data = event.data
-                error: OrqError
-                if event.event != "message":
-                    if event.event == "error":
-                        error = self._in_band_error(data)
-                        if self.chunks_received == 0 and error.retryable:
-                            await self._restart(error)
-                            break
-                        raise error
-                    continue  # an unknown event type: not ours to fail on
-                if data == _DONE:
-                    await self._finish()
-                    raise StopAsyncIteration
-                try:
-                    chunk = self._decode(data)
-                except _DECODE_ERRORS as exc:
-                    error = self._undecodable(data, exc)
-                    if self.chunks_received == 0 and error.retryable:
-                        await self._restart(error)
-                        break
-                    raise error from None
-                self._track(chunk)
-                if self._on_chunk is not None:
-                    await call_hook(
-                        self._on_chunk,
-                        ChunkEvent(
-                            chunk,
-                            self.chunks_received - 1,
-                            self._loop.time() - call.started,
-                            self.request_id,
-                        ),
-                    )
-                return chunk
-            else:
-                if self._pending_error is not None:
-                    raise self._pending_error
-                if call.deadline is not None and self._loop.time() >= call.deadline:
-                    raise DeadlineExceededError(
-                        f"the call's deadline passed after {self.chunks_received} "
-                        "chunk(s)",
-                        request_id=self.request_id,
-                    )
-                response = self._response
-                data = b""
-                if self._timer is None and (
-                    call.timeouts.stream_idle is not None or call.deadline is not None
-                ):
-                    # Arm the idle/deadline timer only once a read has to wait.
-                    data = response.read_buffered()
-                    if not data:
-                        self._arm_timer()
-                if not data:
-                    self._reading = True
-                    try:
-                        data = await response.readany()
-                    except Exception as exc:
-                        await self._read_failed(exc)
-                        continue
-                    finally:
-                        self._reading = False
-                if not data:
-                    await self._at_eof()
-                    continue
-                self._bytes += len(data)
-                parser = self._parser
-                try:
-                    self._events = parser.feed(data)
-                except SSEProtocolError as exc:
-                    self._protocol_error(exc)
-                    continue
-                self._next = 0
-                if not self._events and parser.receiving_data:
-                    # Part of a data event arrived: that is progress, not idling.
-                    self._waiting_since = self._loop.time()
 
     async def _read_failed(self, exc: Exception) -> None:
         """A read raised: retry if nothing reached the caller yet, else raise."""
