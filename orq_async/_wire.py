@@ -275,28 +275,24 @@ class Usage(ResponseStruct):
     completion_tokens_details: CompletionTokensDetails | None = None
 
 
-class Completion(ResponseStruct):
+class _CompletionObject(ResponseStruct):
+    """The ``text_completion`` object: a whole completion and a chunk alike."""
+
+    id: str
+    choices: list[CompletionChoice]
+    object: str = "text_completion"
+    created: int | float | str | None = None
+    model: str = ""
+    system_fingerprint: str | None = None
+    usage: Usage | None = None
+
+
+class Completion(_CompletionObject):
     """A whole (non-streamed) completion."""
 
-    id: str
-    choices: list[CompletionChoice]
-    object: str = "text_completion"
-    created: int | float | str | None = None
-    model: str = ""
-    system_fingerprint: str | None = None
-    usage: Usage | None = None
 
-
-class CompletionChunk(ResponseStruct):
+class CompletionChunk(_CompletionObject):
     """One streamed piece of a completion (the SSE ``data`` of one event)."""
-
-    id: str
-    choices: list[CompletionChoice]
-    object: str = "text_completion"
-    created: int | float | str | None = None
-    model: str = ""
-    system_fingerprint: str | None = None
-    usage: Usage | None = None
 
 
 class ErrorDetail(ResponseStruct):
