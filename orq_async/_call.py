@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
 from typing import Final
 
 import anyio
@@ -157,10 +156,6 @@ class Call:
         self.attempts = 0
         #: Seconds from the call's start to the last attempt's response headers.
         self.time_to_first_byte: float | None = None
-
-    @property
-    def request_headers(self) -> Mapping[str, str]:
-        return self._headers
 
     def scrub(self, data: bytes) -> bytes:
         """``data`` with the API key masked, should a server have echoed it."""

@@ -88,7 +88,6 @@ class EventStream(Generic[T]):
         "_max_event_size",
         "_next",
         "_on_chunk",
-        "_on_close",
         "_parser",
         "_pending_error",
         "_reading",
@@ -109,14 +108,12 @@ class EventStream(Generic[T]):
         decoder: Callable[[bytes], T],
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
-        on_close: Callable[[EventStream[T]], None] | None = None,
     ) -> None:
         self._call = call
         self._response = response
         self._decode = decoder
         self._max_event_size = max_event_size
         self._drain_timeout = drain_timeout
-        self._on_close = on_close
         self._parser = SSEDecoder(max_event_size=max_event_size)
         self._events: list[ServerSentEvent] = []
         self._next = 0
@@ -255,7 +252,6 @@ class EventStream(Generic[T]):
                 self._state = _DONE_STATE
                 self._cancel_timer()
                 self._response.finish_buffered()
-                self._detach()
                 raise StopAsyncIteration
         self._waiting_since = self._loop.time()
         try:
@@ -509,7 +505,6 @@ class EventStream(Generic[T]):
         self._state = _DONE_STATE
         self._cancel_timer()
         await self._response.drain(self._drain_timeout)
-        self._detach()
 
     def _release(self) -> None:
         self._cancel_timer()
@@ -517,7 +512,6 @@ class EventStream(Generic[T]):
             self._response.release()
         else:
             self._response.close()
-        self._detach()
 
     def _close(self, state: int) -> None:
         if self._state == _OPEN or state == _CLIENT_CLOSED:
@@ -525,12 +519,6 @@ class EventStream(Generic[T]):
                 self._state = state
         self._cancel_timer()
         self._response.close()  # idempotent; frees the pool slot exactly once
-        self._detach()
-
-    def _detach(self) -> None:
-        if self._on_close is not None:
-            on_close, self._on_close = self._on_close, None
-            on_close(self)
 
     def _client_closed(self) -> None:
         """Called by the client's ``aclose()`` while this stream is open."""
