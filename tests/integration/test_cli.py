@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from orq_async import AsyncOrq
 from orq_async.testing import FakeOrqServer
 
 from ..conftest import API_KEY
@@ -178,3 +180,39 @@ def test_ctrl_c_exits_130_and_closes_the_connection(
     while not slow_threaded_server.disconnects and time.monotonic() < deadline:
         time.sleep(0.01)
     assert slow_threaded_server.disconnects
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["-m", "orq_async.testing"], id="python-m-orq_async.testing"),
+        pytest.param(["-m", "orq_async", "fake-server"], id="orq-async-fake-server"),
+    ],
+)
+def test_fake_router_runs_stand_alone(argv: list[str]) -> None:
+    with subprocess.Popen(
+        [sys.executable, *argv, "--port", "0", "--api-key", "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert "listening on http://127.0.0.1:" in line, line
+            url = line.split()[-1]
+            assert not url.endswith(":0")
+
+            async def use() -> str:
+                async with AsyncOrq(api_key="k", server_url=url) as orq:
+                    res = await orq.router.completions.create(
+                        model="m", prompt="p", max_tokens=2
+                    )
+                return res.choices[0].text
+
+            assert asyncio.run(use()) == "This is"
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=10)
+        finally:
+            proc.kill()
+    assert proc.returncode in (0, 130)
