@@ -110,6 +110,7 @@ class Call:
     __slots__ = (
         "_body",
         "_loop",
+        "_reported",
         "_headers",
         "_started",
         "_transport",
@@ -154,6 +155,7 @@ class Call:
             None if timeouts.deadline is None else self.started + timeouts.deadline
         )
         self.attempts = 0
+        self._reported: list[OrqError] = []
         #: Seconds from the call's start to the last attempt's response headers.
         self.time_to_first_byte: float | None = None
 
@@ -260,7 +262,10 @@ class Call:
             raise
 
     async def failed(self, error: OrqError) -> None:
-        """Report a final failure of this call (log and ``on_error``)."""
+        """Report a final failure of this call (log and ``on_error``), once."""
+        if error in self._reported:
+            return
+        self._reported.append(error)
         logger.debug(
             "POST %s failed after %d attempt(s): %s",
             self._url,
@@ -290,12 +295,13 @@ class Call:
 
         Only call this while nothing of the call has reached the caller.
         """
-        if not error.retryable:
-            raise error
         if isinstance(error, PoolTimeoutError):
+            # Local back-pressure: retried only when the policy opts in.
             if not self.policy.retry_pool_timeouts:
                 raise error
-        elif isinstance(error, APIConnectionError) and not isinstance(error, APIError):
+        elif not error.retryable:
+            raise error
+        elif isinstance(error, APIConnectionError):
             if not self.policy.retry_connection_errors:
                 raise error
         decision = decide_retry(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from ._client import AsyncOrq
 from ._exceptions import InvalidParameterError, OrqError
+from ._hooks import Hooks, ResponseEvent
 from ._resources import CompletionParams
 
 __all__ = ["main"]
@@ -56,8 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recording_hooks() -> tuple[Hooks, list[ResponseEvent]]:
+    """Hooks that keep the last response event (its request id, for --stats)."""
+    seen: list[ResponseEvent] = []
+
+    async def on_response(event: ResponseEvent) -> None:
+        seen[:] = [event]
+
+    return Hooks(on_response=on_response), seen
+
+
 async def _complete(
-    orq: AsyncOrq, args: argparse.Namespace, *, stats: bool, delay_text: float = 0.0
+    orq: AsyncOrq,
+    args: argparse.Namespace,
+    *,
+    stats: bool,
+    last_response: list[ResponseEvent],
 ) -> None:
     import msgspec  # local: only the CLI prints JSON lines
 
@@ -79,12 +94,12 @@ async def _complete(
         completion = await orq.router.completions.create(
             model=args.model, prompt=args.prompt, **params
         )
+        request_id = last_response[-1].request_id if last_response else None
         if args.json:
             sys.stdout.write(msgspec.json.encode(completion).decode() + "\n")
         else:
             sys.stdout.write(completion.choices[0].text + "\n")
         tokens = completion.usage.completion_tokens if completion.usage else 0
-        request_id = None
     else:
         stream = await orq.router.completions.create(
             model=args.model, prompt=args.prompt, stream=True, **params
@@ -99,8 +114,6 @@ async def _complete(
                 elif chunk.choices:
                     sys.stdout.write(chunk.choices[0].text)
                 sys.stdout.flush()
-                if delay_text:
-                    await asyncio.sleep(delay_text)
         if not getattr(args, "json", False):
             sys.stdout.write("\n")
         request_id = stream.request_id
@@ -119,15 +132,18 @@ async def _demo(args: argparse.Namespace) -> None:
 
     async with FakeOrqServer(api_key="demo-key", default_delay=0.02) as server:
         sys.stderr.write(f"[orq-async] fake Orq router on {server.url}\n")
-        async with AsyncOrq(api_key="demo-key", server_url=server.url) as orq:
+        hooks, seen = _recording_hooks()
+        async with AsyncOrq(
+            api_key="demo-key", server_url=server.url, hooks=hooks
+        ) as orq:
             args.model = DEFAULT_MODEL
-            await _complete(orq, args, stats=True)
+            await _complete(orq, args, stats=True, last_response=seen)
 
 
 def _read_key(path: str | None) -> str | None:
     if path is None:
         return os.environ.get("ORQ_API_KEY")
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:  # UnicodeDecodeError is a ValueError
         return f.read().strip()
 
 
@@ -148,8 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         try:
             key = _read_key(args.api_key_file)
-        except OSError as exc:
-            sys.stderr.write(f"orq-async: cannot read the API key file: {exc}\n")
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(
+                f"orq-async: cannot read the API key file: {type(exc).__name__}\n"
+            )
             return 2
         if not key:
             sys.stderr.write(
@@ -158,8 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
         async def run() -> None:
-            async with AsyncOrq(api_key=key, server_url=args.server_url) as orq:
-                await _complete(orq, args, stats=args.stats or sys.stderr.isatty())
+            hooks, seen = _recording_hooks()
+            async with AsyncOrq(
+                api_key=key, server_url=args.server_url, hooks=hooks
+            ) as orq:
+                await _complete(
+                    orq,
+                    args,
+                    stats=args.stats or sys.stderr.isatty(),
+                    last_response=seen,
+                )
 
         asyncio.run(run())
         return 0
@@ -172,3 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("orq-async: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`orq-async complete ... | head`): stop quietly,
+        # and keep Python from complaining again while flushing stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, cast, final
 
+from ._codec import HEADER_TOKEN, check_header_value
 from ._config import (
     COMPLETIONS_PATH,
     DEFAULT_POOL_LIMITS,
@@ -25,7 +26,7 @@ from ._exceptions import (
 )
 from ._hooks import NO_HOOKS, Hooks, configure_logging_from_env
 from ._resources import AsyncRouter, RetriesOption
-from ._retry import DEFAULT_RETRY_POLICY, resolve_retries
+from ._retry import DEFAULT_RETRY_POLICY, RetryConfig, resolve_retries
 from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._streaming import EventStream
 from ._transport import Transport
@@ -52,6 +53,11 @@ class _Secret:
 
     def __init__(self, value: str | Callable[[], str]) -> None:
         self._value = value
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the key comes from a callable (checked on every request)."""
+        return callable(self._value)
 
     def reveal(self) -> str:
         value = self._value
@@ -114,6 +120,7 @@ class ClientOptions(TypedDict, total=False):
     max_response_size: int
     trace_configs: Sequence[aiohttp.TraceConfig]
     hooks: Hooks | None
+    retry_config: RetryConfig | None
 
 
 class AsyncOrq:
@@ -138,6 +145,8 @@ class AsyncOrq:
         in bytes (:class:`ResponseTooLargeError` beyond it).
     :param trace_configs: aiohttp ``TraceConfig`` objects for our sessions.
     :param hooks: async callbacks for tracing and metrics (:class:`Hooks`).
+    :param retry_config: the official SDK's name for ``retries`` (a
+        :class:`RetryConfig`), accepted so SDK code runs unchanged.
     :raises InvalidParameterError: no API key, or an invalid ``server_url``.
     """
 
@@ -156,6 +165,7 @@ class AsyncOrq:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         hooks: Hooks | None = None,
+        retry_config: RetryConfig | None = None,
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("ORQ_API_KEY")
@@ -165,6 +175,8 @@ class AsyncOrq:
             )
         if not isinstance(api_key, str) and not callable(api_key):
             raise InvalidParameterTypeError("api_key", "expected str")
+        if isinstance(api_key, str):
+            check_header_value("api_key", api_key)
         self._api_key = _Secret(api_key)
         url = server_url or os.environ.get("ORQ_SERVER_URL") or DEFAULT_SERVER_URL
         if not isinstance(cast(object, url), str) or not url.startswith(
@@ -193,6 +205,13 @@ class AsyncOrq:
         if max_response_size < 1024:
             raise InvalidParameterError("max_response_size", "must be >= 1024 bytes")
         self.max_response_size = max_response_size
+        if retry_config is not None:
+            # The official SDK's client-level name, so seed code runs unchanged.
+            if not isinstance(retries, NotGiven):
+                raise InvalidParameterError(
+                    "retry_config", "pass either retries= or retry_config=, not both"
+                )
+            retries = retry_config
         self._retry_policy = (
             DEFAULT_RETRY_POLICY
             if isinstance(retries, NotGiven)
@@ -268,9 +287,16 @@ class AsyncOrq:
     def _build_headers(
         self, streaming: bool, extra: Mapping[str, str] | None
     ) -> dict[str, str]:
+        key = self._api_key.reveal()
+        if self._api_key.dynamic:
+            if not isinstance(cast(object, key), str) or not key:
+                raise InvalidParameterTypeError(
+                    "api_key", "the key callable must return a non-empty str"
+                )
+            check_header_value("api_key", key)
         headers = _Headers(
             {
-                "Authorization": _authorization(self._api_key.reveal()),
+                "Authorization": _authorization(key),
                 "Content-Type": "application/json",
                 "Accept": "text/event-stream" if streaming else "application/json",
                 "User-Agent": USER_AGENT,
@@ -287,10 +313,11 @@ class AsyncOrq:
                     raise InvalidParameterTypeError(
                         "extra_headers", "header names and values must be str"
                     )
-                if "\r" in value or "\n" in value:
+                if not HEADER_TOKEN.fullmatch(name):
                     raise InvalidParameterError(
-                        "extra_headers", f"header {name!r} contains a line break"
+                        "extra_headers", f"{name!r} is not a valid header name"
                     )
+                check_header_value("extra_headers", value, name)
                 for existing in [k for k in headers if k.lower() == name.lower()]:
                     del headers[existing]
                 headers[name] = value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -23,9 +23,11 @@ from ._wire import Completion, CompletionChunk, CompletionRequest, ErrorBody
 
 __all__ = [
     "CHUNK_DECODER",
+    "HEADER_TOKEN",
     "COMPLETION_DECODER",
     "ERROR_DECODER",
     "build_request",
+    "check_header_value",
     "decode_completion",
     "parse_error_body",
 ]
@@ -56,6 +58,24 @@ _NULLABLE = frozenset(
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+# RFC 9110 §5.5: a field value holds no control characters but HTAB; a field
+# name is a token. aiohttp would raise a raw ValueError for some of these.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+HEADER_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def check_header_value(field: str, value: str, header: str = "") -> None:
+    """Raise :class:`InvalidParameterError` if ``value`` cannot be sent as a header.
+
+    The message never repeats the value (it may be a secret).
+    """
+    if _BAD_VALUE.search(value):
+        where = f"header {header!r} " if header else ""
+        raise InvalidParameterError(
+            field, f"{where}contains a control character (CR, LF, NUL...)"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -146,17 +166,28 @@ def _parameter_error(message: str) -> InvalidParameterError:
     return InvalidParameterError(field, problem)
 
 
-def decode_completion(body: bytes, request_id: str | None) -> Completion:
+def _unchanged(data: bytes) -> bytes:
+    return data
+
+
+def decode_completion(
+    body: bytes,
+    request_id: str | None,
+    *,
+    scrub: Callable[[bytes], bytes] = _unchanged,
+) -> Completion:
     """Decode a 200 JSON body.
 
+    :param scrub: masks secrets in the body before any of it goes into an error.
     :raises ResponseDecodeError: the body is not a completion object.
     """
     try:
         return COMPLETION_DECODER.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        shown = scrub(body)
         raise ResponseDecodeError(
-            f"invalid completion response: {exc}; body starts {excerpt(body)!r}",
-            raw=body,
+            f"invalid completion response: {exc}; body starts {excerpt(shown)!r}",
+            raw=shown,
             request_id=request_id,
         ) from None
 

@@ -27,8 +27,11 @@ def _check_limit(name: str, value: float | None) -> None:
         raise InvalidParameterTypeError(
             name, f"expected seconds or None, got {value!r}"
         )
-    if not value > 0 or math.isnan(value):
-        raise InvalidParameterError(name, f"must be > 0 seconds, got {value!r}")
+    if not value > 0 or not math.isfinite(value):
+        raise InvalidParameterError(
+            name,
+            f"must be a finite number of seconds > 0 (None: no limit), got {value!r}",
+        )
 
 
 @final

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
 from typing_extensions import Unpack
 
 from ._call import IDEMPOTENCY_HEADER, Call
-from ._codec import CHUNK_DECODER, build_request, decode_completion
+from ._codec import (
+    CHUNK_DECODER,
+    build_request,
+    check_header_value,
+    decode_completion,
+)
 from ._config import Timeouts
 from ._exceptions import (
     EXCERPT_LIMIT,
@@ -184,6 +189,15 @@ class AsyncCompletions:
         )
         streaming = stream is True
         headers = client._build_headers(streaming, extra_headers)
+        if idempotency_key is not None:
+            if (
+                not isinstance(cast(object, idempotency_key), str)
+                or not idempotency_key
+            ):
+                raise InvalidParameterTypeError(
+                    "idempotency_key", "expected a non-empty str"
+                )
+            check_header_value("idempotency_key", idempotency_key)
         given = (
             [k for k in headers if k.lower() == "idempotency-key"]
             if extra_headers or client._default_headers
@@ -207,7 +221,7 @@ class AsyncCompletions:
         response = await call.send()
         if streaming and response.content_type != "text/event-stream":
             # An HTML page from a proxy, say: say what it was, with an excerpt.
-            head = await response.read_prefix(EXCERPT_LIMIT * 4, 1.0)
+            head = call.scrub(await response.read_prefix(EXCERPT_LIMIT * 4, 1.0))
             response.close()
             error = _content_type_error(response, "text/event-stream", head)
             await call.failed(error)
@@ -231,10 +245,14 @@ class AsyncCompletions:
             await call.failed(exc)
             raise
         if response.content_type != "application/json":
-            error = _content_type_error(response, "application/json", data)
+            error = _content_type_error(response, "application/json", call.scrub(data))
             await call.failed(error)
             raise error
-        return decode_completion(data, response.request_id)
+        try:
+            return decode_completion(data, response.request_id, scrub=call.scrub)
+        except OrqError as exc:
+            await call.failed(exc)
+            raise
 
 
 def _secret_of(authorization: str) -> bytes:

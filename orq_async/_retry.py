@@ -120,8 +120,24 @@ class RetryPolicy:
             raise InvalidParameterError("retries.max_retries", "must be >= 0")
         for name in ("initial_delay", "max_delay", "exponent", "max_retry_after"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or math.isnan(value) or value < 0:
-                raise InvalidParameterError(f"retries.{name}", "must be a number >= 0")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise InvalidParameterError(
+                    f"retries.{name}", "must be a finite number >= 0"
+                )
+        elapsed: object = self.max_elapsed
+        if elapsed is not None and (
+            not isinstance(elapsed, int | float)
+            or not math.isfinite(elapsed)
+            or elapsed < 0
+        ):
+            raise InvalidParameterError(
+                "retries.max_elapsed", "must be a finite number >= 0 or None"
+            )
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()

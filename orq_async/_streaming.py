@@ -344,6 +344,8 @@ class EventStream(Generic[T]):
             # Cancellation, a timeout, a fault: the connection cannot be reused.
             state = self._state
             self._close(_CLOSED)
+            if isinstance(exc, OrqError) and state != _CLIENT_CLOSED:
+                await self._call.failed(exc)
             if state == _CLIENT_CLOSED and isinstance(exc, OrqError):
                 # The client's aclose() closed the connection under a pending read:
                 # report that, not the "connection closed" it caused.

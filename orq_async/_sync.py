@@ -23,8 +23,9 @@ import anyio
 from anyio.from_thread import BlockingPortal
 from typing_extensions import Unpack
 
-from ._client import AsyncOrq, ClientOptions
+from ._client import AsyncOrq, ClientOptions, PoolStats
 from ._exceptions import ClientClosedError
+from ._hooks import StreamMetrics
 from ._resources import CompletionParams, PromptInput, RetriesOption, TimeoutsOption
 from ._streaming import EventStream
 from ._types import NOT_GIVEN, NotGiven
@@ -74,7 +75,10 @@ class _LoopThread:
                 return await func(*args)
             raise ClientClosedError("the call was cancelled")  # pragma: no cover
 
-        future = self.portal.start_task_soon(run)
+        try:
+            future = self.portal.start_task_soon(run)
+        except RuntimeError as exc:  # the portal (and its loop) has stopped
+            raise ClientClosedError("this client is closed") from exc
         try:
             return future.result()
         except BaseException:
@@ -114,6 +118,18 @@ class Stream(Generic[T]):
     @property
     def chunks_received(self) -> int:
         return self._stream.chunks_received
+
+    @property
+    def attempts(self) -> int:
+        return self._stream.attempts
+
+    @property
+    def partial_text(self) -> str:
+        return self._stream.partial_text
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        return self._stream.metrics
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -275,6 +291,10 @@ class Orq:
                     self, _shutdown, self._loop, self._async
                 )
             return self._loop
+
+    def pool_stats(self) -> PoolStats:
+        """The connection pool's gauges right now."""
+        return self._async.pool_stats()
 
     def close(self) -> None:
         """Close open streams, pooled connections and the loop thread."""

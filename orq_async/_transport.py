@@ -6,11 +6,12 @@ exceptions; every aiohttp exception is translated in :func:`translate_error`,
 and ``tests/unit/test_transport_mapping.py`` fails if an ``aiohttp.ClientError``
 subclass has no explicit entry in :data:`EXCEPTION_MAP`.
 
-Time limits: aiohttp's own ``ClientTimeout`` is switched off entirely (its
+Time limits: aiohttp's own ``ClientTimeout`` total and read limits stay off (its
 ``total=300`` default kills long generations, and ``sock_read`` is reset by
-keep-alive comments). The connect / pool / first-byte phases run inside one anyio
-cancel scope whose deadline moves with the phase, driven by aiohttp's trace
-signals, so each limit raises its own typed error.
+keep-alive comments). The pool wait has its own limit (our pool slots, an anyio
+cancel scope when the pool is full), the connect phase is aiohttp's
+``sock_connect``, and the wait for the response headers is one loop timer per
+request (see :meth:`Transport.post`); each raises its own typed error.
 """
 
 from __future__ import annotations
@@ -638,6 +639,8 @@ class Transport:
         first_byte = timeouts.first_byte
         timer = expiry = None
         if first_byte is not None or deadline is not None:
+            # The timer starts as the request is issued, so a new connection's
+            # set-up counts too (it also has its own, usually shorter, limit).
             due = float("inf") if first_byte is None else loop.time() + first_byte
             expiry = _Expiry(
                 asyncio.current_task(), deadline is not None and deadline <= due

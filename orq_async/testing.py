@@ -384,7 +384,7 @@ class FakeOrqServer:
         ssl_context: ssl.SSLContext | None = None,
         responder: Callable[[RecordedRequest], FakeResponse | None] | None = None,
         record_requests: bool = True,
-        backlog: int = 128,
+        backlog: int = 2048,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -544,12 +544,16 @@ class FakeOrqServer:
                 for i, tok in enumerate(tokens)
             ]
             events.append(sse_frame("[DONE]"))
-            return FakeResponse.events_(events, event_delay=self.default_delay)
+            return FakeResponse.events_(
+                events,
+                event_delay=self.default_delay,
+                headers={"x-request-id": f"req-{cid}"},
+            )
         whole = completion_chunk(
             "".join(tokens), id=cid, model=model, finish_reason="length", usage=usage
         )
         whole["system_fingerprint"] = "fp_fake"
-        return FakeResponse.json(whole)
+        return FakeResponse.json(whole, headers={"x-request-id": f"req-{cid}"})
 
     async def _stream(
         self, request: web.Request, script: FakeResponse
