@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import ssl
+import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -89,6 +90,13 @@ class _Headers(dict[str, str]):
         )
 
     __str__ = __repr__
+
+
+#: Headers that frame the message: overriding them would desync a pooled
+#: connection, so extra_headers may not set them.
+_FRAMING_HEADERS = frozenset(
+    ("content-length", "transfer-encoding", "host", "connection", "upgrade", "te")
+)
 
 
 def _authorization(key: str) -> str:
@@ -183,8 +191,17 @@ class AsyncOrq:
             ("http://", "https://")
         ):
             raise InvalidParameterError(
-                "server_url", f"expected an http(s) URL, got {url!r}"
+                "server_url", "expected an http:// or https:// URL"
             )
+        parts = urllib.parse.urlsplit(url)
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise InvalidParameterError(
+                "server_url",
+                "must not carry credentials, a query or a fragment (pass the key as "
+                "api_key=)",
+            )
+        if not parts.hostname:
+            raise InvalidParameterError("server_url", "has no host")
         self.server_url = url.rstrip("/")
         self._completions_url = self.server_url + COMPLETIONS_PATH
         if not isinstance(timeouts, Timeouts):
@@ -304,6 +321,8 @@ class AsyncOrq:
         )
         if not extra and not self._default_headers:
             return headers
+        if extra is not None and not isinstance(extra, Mapping):
+            raise InvalidParameterTypeError("extra_headers", "expected a mapping")
         for source in (self._default_headers, extra or {}):
             for name, value in source.items():
                 if not (
@@ -316,6 +335,10 @@ class AsyncOrq:
                 if not HEADER_TOKEN.fullmatch(name):
                     raise InvalidParameterError(
                         "extra_headers", f"{name!r} is not a valid header name"
+                    )
+                if name.lower() in _FRAMING_HEADERS:
+                    raise InvalidParameterError(
+                        "extra_headers", f"{name!r} is set by the client itself"
                     )
                 check_header_value("extra_headers", value, name)
                 for existing in [k for k in headers if k.lower() == name.lower()]:

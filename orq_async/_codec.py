@@ -84,8 +84,15 @@ def _plain(value: Any) -> Any:
     Dict and struct input then take the same validation path, so they give the
     same bytes and the same errors.
     """
-    if type(value) in _SCALARS:
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    if isinstance(value, str):  # a str subclass: send it as the str it is
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     if isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
     if isinstance(value, list | tuple):
@@ -144,13 +151,18 @@ def build_request(params: Mapping[str, Any]) -> bytes:
         warnings.warn(
             "the 'orq' parameter is deprecated by Orq; use the top-level fields",
             DeprecationWarning,
-            stacklevel=4,
+            stacklevel=3,  # build_request <- create() <- the caller's line
         )
     try:
         request = msgspec.convert(body, CompletionRequest)
     except msgspec.ValidationError as exc:
         raise _parameter_error(str(exc)) from None
-    return ENCODER.encode(request)
+    try:
+        return ENCODER.encode(request)
+    except (TypeError, OverflowError, ValueError) as exc:
+        # An object msgspec cannot encode inside a free-form field (orq.inputs,
+        # filter_by, metadata), or an integer past 64 bits.
+        raise InvalidParameterTypeError("<body>", f"cannot be encoded: {exc}") from None
 
 
 def _parameter_error(message: str) -> InvalidParameterError:

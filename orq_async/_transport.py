@@ -32,6 +32,7 @@ from ._config import PoolLimits, Timeouts
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
+    ClientClosedError,
     ConnectTimeoutError,
     DeadlineExceededError,
     FirstByteTimeoutError,
@@ -41,6 +42,7 @@ from ._exceptions import (
     ResponseTooLargeError,
     StreamConnectionError,
     StreamIdleTimeoutError,
+    UsageError,
 )
 
 __all__ = ["EXCEPTION_MAP", "HTTPResponse", "Transport", "translate_error"]
@@ -504,6 +506,7 @@ class Transport:
         ] = {}
         self._watchers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._closed = False
 
     def _new_session(self) -> aiohttp.ClientSession:
         limits = self._limits
@@ -569,7 +572,8 @@ class Transport:
             session.detach()
 
     async def aclose(self) -> None:
-        """Close every session this transport created."""
+        """Close every session this transport created; no request is sent after."""
+        self._closed = True
         loop = asyncio.get_running_loop()
         for other, (session, _) in list(self._sessions.items()):
             del self._sessions[other]
@@ -624,9 +628,15 @@ class Transport:
             DeadlineExceededError: a phase limit ran out.
         :raises APIConnectionError: the request failed at the network level.
         """
+        if self._closed:
+            raise ClientClosedError("this client is closed")
         loop = asyncio.get_running_loop()
         if self._user_session is not None:
             session, pool = self._user_session, None
+            if session.closed:
+                raise ClientClosedError(
+                    "the aiohttp session passed as session= is closed"
+                )
         else:
             entry = self._sessions.get(loop)
             if entry is None or entry[0].closed:
@@ -655,6 +665,7 @@ class Transport:
                 data=body,
                 headers=headers,
                 allow_redirects=False,
+                raise_for_status=False,  # a caller's session may default to True
                 timeout=self._aiohttp_timeout(connect),
             )
         except asyncio.CancelledError:
@@ -672,8 +683,20 @@ class Transport:
         except BaseException as exc:
             if pool is not None:
                 pool.release()
+            if self._closed:
+                # aclose() closed the session under this request: say so, and
+                # never let a retry send it again.
+                raise ClientClosedError(
+                    "the client was closed during the request"
+                ) from exc
             if isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError):
                 raise translate_error(exc) from exc
+            if isinstance(exc, RuntimeError | ValueError):
+                # e.g. a caller's session bound to another event loop.
+                raise UsageError(
+                    "the aiohttp session cannot send this request: "
+                    + type(exc).__name__
+                ) from exc
             raise
         finally:
             if timer is not None:
