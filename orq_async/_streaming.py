@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar
 
@@ -43,7 +43,7 @@ from ._exceptions import (
 from ._hooks import ChunkEvent, StreamMetrics, call_hook
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
 from ._transport import HTTPResponse
-from ._wire import CompletionChunk
+from ._wire import CompletionChunk, Usage
 
 __all__ = ["DEFAULT_DRAIN_TIMEOUT", "EventStream"]
 
@@ -82,7 +82,7 @@ class EventStream(Generic[T]):
         "_decode",
         "_drain_timeout",
         "_events",
-        "_finished_reason",
+        "_finished",
         "_first_chunk_at",
         "_loop",
         "_max_event_size",
@@ -95,6 +95,8 @@ class EventStream(Generic[T]):
         "_state",
         "_text",
         "_timer",
+        "_top_index",
+        "_usage",
         "_waiting_since",
         "_weak_self",
         "chunks_received",
@@ -118,7 +120,9 @@ class EventStream(Generic[T]):
         self._events: list[ServerSentEvent] = []
         self._next = 0
         self._state = _OPEN
-        self._finished_reason = False
+        self._finished: set[int] = set()
+        self._top_index = 0
+        self._usage: Usage | None = None
         self._text: list[str] = []
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -183,8 +187,27 @@ class EventStream(Generic[T]):
 
     @property
     def partial_text(self) -> str:
-        """The text of the first choice received so far."""
+        """The text of the first choice (index 0) received so far."""
         return "".join(self._text)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers (case-insensitive)."""
+        return self._response.headers
+
+    @property
+    def usage(self) -> Usage | None:
+        """Token usage, once a chunk carried it (usually the last one)."""
+        return self._usage
+
+    async def text(self) -> str:
+        """Read the stream to its end and return the first choice's whole text.
+
+        :raises OrqError: as iterating would.
+        """
+        async for _ in self:
+            pass
+        return self.partial_text
 
     def __aiter__(self) -> EventStream[T]:
         return self
@@ -235,15 +258,7 @@ class EventStream(Generic[T]):
                     pass  # the slow path below reports it
                 else:
                     self._next = index + 1
-                    # What _track() does, inlined (the first chunk never comes
-                    # this way: it is read, so it takes the slow path).
-                    self.chunks_received += 1
-                    choices = chunk.choices  # type: ignore[attr-defined]
-                    if choices:
-                        first = choices[0]
-                        self._text.append(first.text)
-                        if first.finish_reason is not None:
-                            self._finished_reason = True
+                    self._track(chunk)
                     return chunk
             elif data == _DONE and self._response.body_complete():
                 # [DONE] with the rest of the body already here: finish without
@@ -396,7 +411,7 @@ class EventStream(Generic[T]):
         if self._events:
             return
         # Clean end of the body without [DONE].
-        if self._finished_reason:
+        if self._finished and len(self._finished) > self._top_index:
             self._state = _DONE_STATE
             self._release()
             raise StopAsyncIteration
@@ -431,7 +446,12 @@ class EventStream(Generic[T]):
     # -- helpers --------------------------------------------------------------
 
     def _track(self, chunk: T) -> None:
-        """Account for a chunk about to be handed to the caller."""
+        """Account for a chunk about to be handed to the caller.
+
+        With ``n > 1`` each chunk carries one choice, by ``index``: the text kept
+        for :attr:`partial_text` is choice 0's, and a stream without ``[DONE]``
+        ends normally only once every choice seen has a ``finish_reason``.
+        """
         self.chunks_received += 1
         if self._first_chunk_at is None:
             self._first_chunk_at = self._loop.time()
@@ -439,9 +459,16 @@ class EventStream(Generic[T]):
         choices = chunk.choices  # type: ignore[attr-defined]
         if choices:
             first = choices[0]
-            self._text.append(first.text)
+            index = first.index
+            if index == 0:
+                self._text.append(first.text)
+            elif index > self._top_index:
+                self._top_index = index
             if first.finish_reason is not None:
-                self._finished_reason = True
+                self._finished.add(index)
+        usage = chunk.usage  # type: ignore[attr-defined]
+        if usage is not None:
+            self._usage = usage
 
     def _in_band_error(self, data: bytes) -> StreamAPIError:
         data = self._call.scrub(data)
@@ -468,16 +495,23 @@ class EventStream(Generic[T]):
     def _undecodable(self, data: bytes, exc: Exception) -> OrqError:
         data = self._call.scrub(data)
         try:
-            envelope = ERROR_DECODER.decode(data)
+            detail = ERROR_DECODER.decode(data).error
         except _DECODE_ERRORS:
-            return StreamDecodeError(
-                f"event {self.chunks_received} is not a valid chunk ({exc}): "
-                f"{excerpt(data)!r}",
-                raw=data,
+            loose = _loose_error(data)
+            if loose is None:
+                return StreamDecodeError(
+                    f"event {self.chunks_received} is not a valid chunk ({exc}): "
+                    f"{excerpt(data)!r}",
+                    raw=data,
+                    request_id=self.request_id,
+                    event_index=self.chunks_received,
+                )
+            return StreamAPIError(
+                loose,
                 request_id=self.request_id,
-                event_index=self.chunks_received,
+                retryable=self.chunks_received == 0,
+                chunks_delivered=self.chunks_received,
             )
-        detail = envelope.error
         return StreamAPIError(
             detail.message or "the server reported an error",
             type=detail.type,
@@ -595,6 +629,23 @@ def _fire_timer(ref: weakref.ref[EventStream[Any]]) -> None:
         stream._on_timer()
 
 
+def _loose_error(data: bytes) -> str | None:
+    """The message of an ``{"error": ...}`` payload not in the usual shape
+    (``{"error": "rate limited"}``, a non-string message), else None."""
+    try:
+        payload = msgspec.json.decode(data)
+    except _DECODE_ERRORS:
+        return None
+    if not isinstance(payload, dict) or "error" not in payload:
+        return None
+    error = payload["error"]
+    if isinstance(error, str):
+        return error or "the server reported an error"
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"]) or "the server reported an error"
+    return excerpt(msgspec.json.encode(error))
+
+
 class _TextDeltas:
     """``EventStream.aiter_text()``: a plain iterator object, not a generator, so
     that dropping it frees the stream (and its connection) at once."""
@@ -611,7 +662,9 @@ class _TextDeltas:
         while True:
             chunk = await self._stream.__anext__()
             if chunk.choices:
-                return chunk.choices[0].text
+                first = chunk.choices[0]
+                if first.index == 0:
+                    return first.text
 
     async def aclose(self) -> None:
         await self._stream.aclose()
