@@ -67,6 +67,7 @@ from ._sync import Stream as Stream
 from ._types import NOT_GIVEN as NOT_GIVEN
 from ._types import NotGiven as NotGiven
 from ._version import __version__ as __version__
+from ._wire import AgenticRagConfig as AgenticRagConfig
 from ._wire import Cache as Cache
 from ._wire import Completion as Completion
 from ._wire import CompletionChoice as CompletionChoice
@@ -84,7 +85,9 @@ from ._wire import OrqConfig as OrqConfig
 from ._wire import PiiRedactionPlugin as PiiRedactionPlugin
 from ._wire import PromptReference as PromptReference
 from ._wire import PromptTokensDetails as PromptTokensDetails
+from ._wire import RerankConfig as RerankConfig
 from ._wire import Retry as Retry
+from ._wire import SearchOptions as SearchOptions
 from ._wire import ThinkingAdaptive as ThinkingAdaptive
 from ._wire import ThinkingDisabled as ThinkingDisabled
 from ._wire import ThinkingEnabled as ThinkingEnabled
@@ -96,6 +99,7 @@ __all__ = (
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AgenticRagConfig",
     "AsyncOrq",
     "AuthenticationError",
     "BackoffStrategy",
@@ -145,6 +149,7 @@ __all__ = (
     "RateLimitError",
     "RequestEvent",
     "RequestTimeoutError",
+    "RerankConfig",
     "ResponseDecodeError",
     "ResponseEvent",
     "ResponseTooLargeError",
@@ -154,6 +159,7 @@ __all__ = (
     "RetryPolicy",
     "SSEDecoder",
     "SSEProtocolError",
+    "SearchOptions",
     "ServerSentEvent",
     "Stream",
     "StreamAPIError",

@@ -40,7 +40,7 @@ CHUNK_DECODER = msgspec.json.Decoder(CompletionChunk, strict=False)
 ERROR_DECODER = msgspec.json.Decoder(ErrorBody, strict=False)
 
 # "Expected `int` <= 2 - at `$.temperature`" -> "temperature"
-_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_PATH = re.compile(r" - at (?:`key` in )?`\$\.?(?P<path>[^`]*)`$")
 _NULLABLE = frozenset(
     (
         "echo",
@@ -153,6 +153,17 @@ def build_request(params: Mapping[str, Any]) -> bytes:
             DeprecationWarning,
             stacklevel=3,  # build_request <- create() <- the caller's line
         )
+    for where, codes in (
+        ("fallback_on_codes", body.get("fallback_on_codes")),
+        (
+            "orq.fallback_on_codes",
+            (body.get("orq") or {}).get("fallback_on_codes")
+            if isinstance(body.get("orq"), dict)
+            else None,
+        ),
+    ):
+        if isinstance(codes, list) and len(set(map(repr, codes))) != len(codes):
+            raise InvalidParameterError(where, "status codes must be unique")
     try:
         request = msgspec.convert(body, CompletionRequest)
     except msgspec.ValidationError as exc:

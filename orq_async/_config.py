@@ -98,6 +98,13 @@ class PoolLimits:
                 "must be >= 1 (an unbounded pool cannot time out)",
             )
         _check_limit("limits.keepalive_expiry", self.keepalive_expiry)
+        ttl: object = self.dns_cache_ttl
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0
+        ):
+            raise InvalidParameterError(
+                "limits.dns_cache_ttl", "must be an int >= 0 (seconds) or None"
+            )
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -29,7 +29,7 @@ from ._hooks import StreamMetrics
 from ._resources import CompletionParams, PromptInput, RetriesOption, TimeoutsOption
 from ._streaming import EventStream
 from ._types import NOT_GIVEN, NotGiven
-from ._wire import Completion, CompletionChunk
+from ._wire import Completion, CompletionChunk, Usage
 
 __all__ = ["Orq", "Stream"]
 
@@ -130,6 +130,18 @@ class Stream(Generic[T]):
     @property
     def metrics(self) -> StreamMetrics:
         return self._stream.metrics
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._stream.headers
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._stream.usage
+
+    def text(self) -> str:
+        """Read the stream to its end; the first choice's whole text."""
+        return self._loop.call(self._stream.text)
 
     def __iter__(self) -> Iterator[T]:
         return self

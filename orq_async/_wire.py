@@ -23,6 +23,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 __all__ = [
+    "AgenticRagConfig",
     "Cache",
     "Completion",
     "CompletionChoice",
@@ -41,9 +42,11 @@ __all__ = [
     "PiiRedactionPlugin",
     "PromptReference",
     "PromptTokensDetails",
+    "RerankConfig",
     "RequestStruct",
     "ResponseStruct",
     "Retry",
+    "SearchOptions",
     "Thinking",
     "ThinkingAdaptive",
     "ThinkingDisabled",
@@ -180,6 +183,22 @@ class Thread(RequestStruct):
     tags: list[str] | UnsetType = UNSET
 
 
+class RerankConfig(RequestStruct):
+    model: str
+    threshold: UnitInterval | UnsetType = UNSET
+    top_k: Annotated[int, Meta(ge=1, le=100)] | UnsetType = UNSET
+
+
+class SearchOptions(RequestStruct):
+    include_vectors: bool | UnsetType = UNSET
+    include_metadata: bool | UnsetType = UNSET
+    include_scores: bool | UnsetType = UNSET
+
+
+class AgenticRagConfig(RequestStruct):
+    model: str
+
+
 class KnowledgeBase(RequestStruct):
     knowledge_id: str
     top_k: Annotated[int, Meta(ge=1, le=100)] | None | UnsetType = UNSET
@@ -188,9 +207,9 @@ class KnowledgeBase(RequestStruct):
         Literal["vector_search", "keyword_search", "hybrid_search"] | None | UnsetType
     ) = UNSET
     filter_by: dict[str, Any] | UnsetType = UNSET
-    search_options: dict[str, bool] | UnsetType = UNSET
-    rerank_config: dict[str, Any] | UnsetType = UNSET
-    agentic_rag_config: dict[str, str] | UnsetType = UNSET
+    search_options: SearchOptions | UnsetType = UNSET
+    rerank_config: RerankConfig | UnsetType = UNSET
+    agentic_rag_config: AgenticRagConfig | UnsetType = UNSET
     query: str | UnsetType = UNSET
 
 

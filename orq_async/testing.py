@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 _ENCODER = msgspec.json.Encoder()
+#: The most tokens a generated answer has (a larger max_tokens gets a 422).
+MAX_FAKE_TOKENS = 1_000_000
 _ids = itertools.count(1)
 
 
@@ -62,8 +64,14 @@ def sse_frame(
     id: str | None = None,
     retry: int | None = None,
     comment: str | None = None,
+    eol: bytes = b"\n",
 ) -> bytes:
-    """One SSE event (or a comment) as wire bytes, LF line ends, blank-line end."""
+    """One SSE event (or a comment) as wire bytes, ended by a blank line.
+
+    :param eol: the line end: ``b"\\n"``, ``b"\\r\\n"`` or ``b"\\r"``.
+    """
+    if eol not in (b"\n", b"\r\n", b"\r"):
+        raise ValueError("eol must be LF, CRLF or CR")
     lines: list[bytes] = []
     if comment is not None:
         lines.append(b":" + comment.encode())
@@ -81,7 +89,7 @@ def sse_frame(
         else:
             raw = data
         lines.extend(b"data: " + line for line in raw.split(b"\n"))
-    return b"\n".join(lines) + b"\n\n"
+    return eol.join(lines) + eol + eol
 
 
 def completion_chunk(
@@ -221,20 +229,22 @@ class FakeResponse:
         delay: float = 0.0,
         event_delay: float = 0.0,
         then: Literal["end", "abort", "hang", "keepalive"] = "end",
+        eol: bytes = b"\n",
     ) -> FakeResponse:
         """An SSE stream: one chunk per text, the last with ``finish_reason``,
-        then ``data: [DONE]`` if ``done``."""
+        then ``data: [DONE]`` if ``done``; ``eol`` is the line end (LF, CRLF, CR)."""
         texts = list(texts)
         events = [
             sse_frame(
                 completion_chunk(
                     text, finish_reason=finish_reason if i == len(texts) - 1 else None
-                )
+                ),
+                eol=eol,
             )
             for i, text in enumerate(texts)
         ]
         if done:
-            events.append(sse_frame("[DONE]"))
+            events.append(sse_frame("[DONE]", eol=eol))
         return cls.events_(
             events,
             headers=headers,
@@ -526,6 +536,10 @@ class FakeOrqServer:
         if not isinstance(body, dict) or "model" not in body or "prompt" not in body:
             return FakeResponse.error(422, "model and prompt are required")
         n = body.get("max_tokens") or 16
+        if not isinstance(n, int) or n > MAX_FAKE_TOKENS:
+            return FakeResponse.error(
+                422, f"the fake router makes at most {MAX_FAKE_TOKENS} tokens"
+            )
         tokens = _fake_tokens(body.get("prompt"), int(n))
         cid = f"cmpl-fake-{next(_ids)}"
         model = str(body["model"])
