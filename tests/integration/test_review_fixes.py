@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from orq_async import (
@@ -26,11 +29,18 @@ from orq_async import (
     ResponseDecodeError,
     RetryConfig,
     RetryPolicy,
+    StreamAPIError,
     StreamConnectionError,
     Timeouts,
     UnexpectedContentTypeError,
+    UnprocessableEntityError,
 )
-from orq_async.testing import FakeOrqServer, FakeResponse
+from orq_async.testing import (
+    FakeOrqServer,
+    FakeResponse,
+    completion_chunk,
+    sse_frame,
+)
 
 from ..conftest import API_KEY
 
@@ -334,3 +344,183 @@ async def test_connection_refused_is_typed(server: FakeOrqServer) -> None:
     ) as orq:
         with pytest.raises(APIConnectionError):
             await orq.router.completions.create(model="m", prompt="p")
+
+
+async def test_no_request_is_sent_after_aclose_during_a_pending_call(
+    server: FakeOrqServer,
+) -> None:
+    server.enqueue(FakeResponse.completion("late", delay=0.5))
+    orq = AsyncOrq(api_key=API_KEY, server_url=server.url)
+    task = asyncio.ensure_future(orq.router.completions.create(model="m", prompt="p"))
+    await asyncio.sleep(0.1)
+    await orq.aclose()
+    with pytest.raises(ClientClosedError):
+        await task
+    await asyncio.sleep(0.6)
+    assert [r.headers["X-Orq-Attempt"] for r in server.requests] == ["1"]
+
+
+async def test_a_callers_session_with_raise_for_status_still_maps_errors(
+    server: FakeOrqServer,
+) -> None:
+    server.enqueue(FakeResponse.error(429, "slow", headers={"retry-after-ms": "10"}))
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        async with AsyncOrq(
+            api_key=API_KEY, server_url=server.url, session=session
+        ) as orq:
+            res = await orq.router.completions.create(model="m", prompt="p")
+        assert not session.closed  # never closed by us
+    assert res.choices and len(server.requests) == 2
+
+
+async def test_a_closed_callers_session_gives_a_typed_error(
+    server: FakeOrqServer,
+) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    async with AsyncOrq(api_key=API_KEY, server_url=server.url, session=session) as orq:
+        with pytest.raises(ClientClosedError):
+            await orq.router.completions.create(model="m", prompt="p")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:pw@127.0.0.1:1", "http://127.0.0.1:1/?a=b", "http://h/#x", "ftp://h"],
+)
+def test_server_url_with_credentials_query_or_other_scheme_is_rejected(
+    url: str,
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        AsyncOrq(api_key=API_KEY, server_url=url)
+    assert "pw" not in str(info.value)
+
+
+class _Name(str):
+    pass
+
+
+async def test_str_subclasses_are_sent_as_plain_strings(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    await client.router.completions.create(
+        model=_Name("m"), prompt=_Name("p"), user=_Name("u"), stop=[_Name("x")]
+    )
+    assert server.last_request.body == (
+        b'{"model":"m","prompt":"p","stop":["x"],"user":"u"}'
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"orq": {"inputs": {"x": object()}}}, id="unencodable"),
+        pytest.param({"extra_headers": [("X-A", "1")]}, id="headers-not-mapping"),
+        pytest.param({"extra_headers": {"Content-Length": "3"}}, id="framing-header"),
+        pytest.param({"fallback_on_codes": [500, 500]}, id="duplicate-codes"),
+        pytest.param(
+            {
+                "orq": {
+                    "knowledge_bases": [
+                        {"knowledge_id": "k", "rerank_config": {"modle": "x"}}
+                    ]
+                }
+            },
+            id="kb-typo",
+        ),
+        pytest.param({"cache": {1: 2}}, id="non-str-key"),
+    ],
+)
+async def test_more_invalid_arguments_fail_before_io(
+    client: AsyncOrq, server: FakeOrqServer, kwargs: dict[str, object]
+) -> None:
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(InvalidParameterError) as info,
+    ):
+        warnings.simplefilter("ignore", DeprecationWarning)
+        await client.router.completions.create(model="m", prompt="p", **kwargs)  # type: ignore[call-overload]
+    assert info.value.field != "<body>" or "cannot be encoded" in str(info.value)
+    assert server.requests == []
+
+
+async def test_orq_deprecation_warning_points_at_the_caller(
+    client: AsyncOrq,
+) -> None:
+    with pytest.warns(DeprecationWarning) as record:
+        await client.router.completions.create(model="m", prompt="p", orq={"name": "x"})
+    assert record[0].filename == __file__
+
+
+def _n2_chunk(text: str, index: int, finish: str | None) -> bytes:
+    chunk = completion_chunk(text, index=index, finish_reason=finish)
+    return sse_frame(chunk)
+
+
+async def test_n_greater_than_one_tracks_choices_by_index(
+    server: FakeOrqServer, client: AsyncOrq
+) -> None:
+    server.enqueue(
+        FakeResponse.events_(
+            [
+                _n2_chunk("A", 0, None),
+                _n2_chunk("B", 1, None),
+                _n2_chunk("a", 0, "stop"),
+                _n2_chunk("b", 1, None),
+            ]
+        )
+    )
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    with pytest.raises(IncompleteStreamError) as info:
+        async with stream:
+            assert [t async for t in stream.aiter_text()] == ["A", "a"]
+    assert info.value.partial_text == "Aa"  # choice 0 only
+
+    server.enqueue(
+        FakeResponse.events_([_n2_chunk("A", 0, "stop"), _n2_chunk("B", 1, "length")])
+    )
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    assert await stream.text() == "A"  # every choice finished: a normal end
+
+
+async def test_stream_headers_usage_and_text(
+    server: FakeOrqServer, client: AsyncOrq
+) -> None:
+    stream = await client.router.completions.create(
+        model="m", prompt="p", max_tokens=3, stream=True
+    )
+    assert stream.headers["X-Request-Id"].startswith("req-")
+    assert await stream.text() == "This is a"
+    assert stream.usage is not None and stream.usage.completion_tokens == 3
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"error":"rate limited"}', b'{"error":{"message":5}}'],
+)
+async def test_loose_in_band_error_shapes_are_stream_api_errors(
+    server: FakeOrqServer, client: AsyncOrq, payload: bytes
+) -> None:
+    server.enqueue(
+        FakeResponse.events_([sse_frame(completion_chunk("a")), sse_frame(payload)])
+    )
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    with pytest.raises(StreamAPIError):
+        async with stream:
+            async for _ in stream:
+                pass
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
+async def test_every_line_end_streams_the_same(
+    server: FakeOrqServer, client: AsyncOrq, eol: bytes
+) -> None:
+    server.enqueue(FakeResponse.stream(["x", "y"], eol=eol))
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    assert await stream.text() == "xy"
+
+
+async def test_the_fake_router_refuses_absurd_token_counts(
+    client: AsyncOrq,
+) -> None:
+    with pytest.raises(UnprocessableEntityError):
+        await client.router.completions.create(model="m", prompt="p", max_tokens=2**40)
