@@ -300,10 +300,6 @@ class HTTPResponse:
         :raises APIConnectionError: the connection failed.
         """
         content = self._content
-        length = self._resp.content_length
-        if length is not None and length > limit:
-            self.close()
-            raise self._too_large(limit)
         if content.is_eof():
             # Everything already arrived (the usual case for small bodies): read
             # it without a timer, and without awaiting at all.
@@ -317,6 +313,10 @@ class HTTPResponse:
                 raise self._too_large(limit)
             self.release()
             return body
+        length = self._resp.content_length
+        if length is not None and length > limit:
+            self.close()
+            raise self._too_large(limit)
         loop = asyncio.get_running_loop()
         timer = None
         if idle is not None or deadline is not None:
