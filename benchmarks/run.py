@@ -415,7 +415,7 @@ def main() -> None:
         "tokens": 100,
         "streams": 300 if quick else 1000,
         "min_cpu": 0.3 if quick else 1.0,
-        "repeats": 1 if quick else 3,
+        "repeats": 1 if quick else 5,
         "quick": quick,
     }
     common = [

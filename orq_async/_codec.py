@@ -153,17 +153,8 @@ def build_request(params: Mapping[str, Any]) -> bytes:
             DeprecationWarning,
             stacklevel=3,  # build_request <- create() <- the caller's line
         )
-    for where, codes in (
-        ("fallback_on_codes", body.get("fallback_on_codes")),
-        (
-            "orq.fallback_on_codes",
-            (body.get("orq") or {}).get("fallback_on_codes")
-            if isinstance(body.get("orq"), dict)
-            else None,
-        ),
-    ):
-        if isinstance(codes, list) and len(set(map(repr, codes))) != len(codes):
-            raise InvalidParameterError(where, "status codes must be unique")
+    if "fallback_on_codes" in body or "orq" in body:
+        _check_unique_codes(body)
     try:
         request = msgspec.convert(body, CompletionRequest)
     except msgspec.ValidationError as exc:
@@ -174,6 +165,20 @@ def build_request(params: Mapping[str, Any]) -> bytes:
         # An object msgspec cannot encode inside a free-form field (orq.inputs,
         # filter_by, metadata), or an integer past 64 bits.
         raise InvalidParameterTypeError("<body>", f"cannot be encoded: {exc}") from None
+
+
+def _check_unique_codes(body: Mapping[str, Any]) -> None:
+    """``fallback_on_codes`` holds unique codes (schema: ``uniqueItems``)."""
+    orq = body.get("orq")
+    for where, codes in (
+        ("fallback_on_codes", body.get("fallback_on_codes")),
+        (
+            "orq.fallback_on_codes",
+            orq.get("fallback_on_codes") if isinstance(orq, dict) else None,
+        ),
+    ):
+        if isinstance(codes, list) and len(set(map(repr, codes))) != len(codes):
+            raise InvalidParameterError(where, "status codes must be unique")
 
 
 def _parameter_error(message: str) -> InvalidParameterError:

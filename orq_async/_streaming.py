@@ -120,7 +120,7 @@ class EventStream(Generic[T]):
         self._events: list[ServerSentEvent] = []
         self._next = 0
         self._state = _OPEN
-        self._finished: set[int] = set()
+        self._finished: set[int] | None = None  # choice indexes with a finish
         self._top_index = 0
         self._usage: Usage | None = None
         self._text: list[str] = []
@@ -258,6 +258,18 @@ class EventStream(Generic[T]):
                     pass  # the slow path below reports it
                 else:
                     self._next = index + 1
+                    choices = chunk.choices  # type: ignore[attr-defined]
+                    if choices:
+                        first = choices[0]
+                        if (
+                            first.index == 0
+                            and first.finish_reason is None
+                            and chunk.usage is None  # type: ignore[attr-defined]
+                        ):
+                            # The common chunk: a text delta of choice 0.
+                            self.chunks_received += 1
+                            self._text.append(first.text)
+                            return chunk
                     self._track(chunk)
                     return chunk
             elif data == _DONE and self._response.body_complete():
@@ -465,6 +477,8 @@ class EventStream(Generic[T]):
             elif index > self._top_index:
                 self._top_index = index
             if first.finish_reason is not None:
+                if self._finished is None:
+                    self._finished = set()
                 self._finished.add(index)
         usage = chunk.usage  # type: ignore[attr-defined]
         if usage is not None:
