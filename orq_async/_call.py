@@ -155,7 +155,7 @@ class Call:
             None if timeouts.deadline is None else self.started + timeouts.deadline
         )
         self.attempts = 0
-        self._reported: list[OrqError] = []
+        self._reported: list[OrqError] | None = None
         #: Seconds from the call's start to the last attempt's response headers.
         self.time_to_first_byte: float | None = None
 
@@ -263,7 +263,9 @@ class Call:
 
     async def failed(self, error: OrqError) -> None:
         """Report a final failure of this call (log and ``on_error``), once."""
-        if error in self._reported:
+        if self._reported is None:
+            self._reported = []
+        elif error in self._reported:
             return
         self._reported.append(error)
         logger.debug(

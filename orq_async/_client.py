@@ -50,10 +50,12 @@ USER_AGENT: Final = f"orq-async/{__version__}"
 class _Secret:
     """Holds the API key so that no repr, log line or traceback can show it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "authorization")
 
     def __init__(self, value: str | Callable[[], str]) -> None:
         self._value = value
+        #: The Authorization header value, built once for a fixed key.
+        self.authorization = "" if callable(value) else _authorization(value)
 
     @property
     def dynamic(self) -> bool:
@@ -304,16 +306,19 @@ class AsyncOrq:
     def _build_headers(
         self, streaming: bool, extra: Mapping[str, str] | None
     ) -> dict[str, str]:
-        key = self._api_key.reveal()
         if self._api_key.dynamic:
+            key = self._api_key.reveal()
             if not isinstance(cast(object, key), str) or not key:
                 raise InvalidParameterTypeError(
                     "api_key", "the key callable must return a non-empty str"
                 )
             check_header_value("api_key", key)
+            authorization = _authorization(key)
+        else:
+            authorization = self._api_key.authorization
         headers = _Headers(
             {
-                "Authorization": _authorization(key),
+                "Authorization": authorization,
                 "Content-Type": "application/json",
                 "Accept": "text/event-stream" if streaming else "application/json",
                 "User-Agent": USER_AGENT,

@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
 #: line being read). Completion chunks are a few hundred bytes; 8 MiB leaves room for
 #: huge tool-call payloads while still bounding memory against a hostile server.
 DEFAULT_MAX_EVENT_SIZE: int = 8 * 1024 * 1024
+#: Shared and never appended to: "no feed in progress" for SSEDecoder._out.
+_NO_EVENTS: list[ServerSentEvent] = []
 
 # U+FEFF in UTF-8. The spec decodes the stream with "UTF-8 decode", which drops one
 # leading BOM, and its grammar says "One leading U+FEFF BYTE ORDER MARK character must
@@ -151,7 +153,8 @@ class SSEDecoder:
         self._started = False
         self._bom_hold = b""
         self._poisoned = False
-        self._out: list[ServerSentEvent] = []
+        # The output list of the feed in progress (see _too_large), else empty.
+        self._out: list[ServerSentEvent] = _NO_EVENTS
         self._ended = False
         # Shortcut flags for feed(), kept in sync by _sync_flags():
         # _lf_ok: started, not poisoned, not ended, so LF-only input may skip the
@@ -222,6 +225,7 @@ class SSEDecoder:
             events: list[ServerSentEvent] = []
             self._out = events
             self._feed_general(data, events)
+            self._out = _NO_EVENTS  # don't keep this read's events alive
             return events
         if self._idle:
             # The commonest read of all: exactly one event, b"data: {...}\n\n", while
@@ -242,6 +246,7 @@ class SSEDecoder:
             # line, then come back to the block path for the rest of this read.
             data = self._finish_event_lf(data, events)
             if not data:
+                self._out = _NO_EVENTS
                 return events
         # Block path: between events, every "\n\n" closes a block. A block that is a
         # single `data:` line (no other LF in it) is one event whose data is a slice.
@@ -276,6 +281,7 @@ class SSEDecoder:
             self._feed_lines_lf(b"\n\n".join(blocks[done:]), events)
         elif tail:
             self._feed_lines_lf(tail, events)
+        self._out = _NO_EVENTS
         return events
 
     def end(self) -> list[ServerSentEvent]:

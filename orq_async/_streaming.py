@@ -54,6 +54,7 @@ T = TypeVar("T")
 DEFAULT_DRAIN_TIMEOUT: Final = 0.2
 
 _DONE: Final = b"[DONE]"
+_NO_EVENTS: Final[list[ServerSentEvent]] = []
 #: What msgspec raises for undecodable data: invalid UTF-8 inside a JSON string
 #: is a plain ``UnicodeDecodeError``, not a ``msgspec.DecodeError``.
 _DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
@@ -120,7 +121,8 @@ class EventStream(Generic[T]):
         self._events: list[ServerSentEvent] = []
         self._next = 0
         self._state = _OPEN
-        self._finished: set[int] | None = None  # choice indexes with a finish
+        # Bit i set: choice i had a finish_reason (an int: no allocation).
+        self._finished = 0
         self._top_index = 0
         self._usage: Usage | None = None
         self._text: list[str] = []
@@ -312,6 +314,11 @@ class EventStream(Generic[T]):
                             break
                         raise error from None
                     self._track(chunk)
+                    if self._next == len(events):
+                        # Spent: don't keep this read's events alive while the
+                        # caller holds the stream.
+                        self._events = _NO_EVENTS
+                        self._next = 0
                     if self._on_chunk is not None:
                         await call_hook(
                             self._on_chunk,
@@ -343,6 +350,10 @@ class EventStream(Generic[T]):
                         if not data:
                             self._arm_timer()
                     if not data:
+                        # Drop the spent events while we wait (a held slow
+                        # stream then keeps only what it needs).
+                        self._events = _NO_EVENTS
+                        self._next = 0
                         self._reading = True
                         try:
                             data = await response.readany()
@@ -423,7 +434,7 @@ class EventStream(Generic[T]):
         if self._events:
             return
         # Clean end of the body without [DONE].
-        if self._finished and len(self._finished) > self._top_index:
+        if self._finished and self._finished == (2 << self._top_index) - 1:
             self._state = _DONE_STATE
             self._release()
             raise StopAsyncIteration
@@ -477,9 +488,7 @@ class EventStream(Generic[T]):
             elif index > self._top_index:
                 self._top_index = index
             if first.finish_reason is not None:
-                if self._finished is None:
-                    self._finished = set()
-                self._finished.add(index)
+                self._finished |= 1 << index
         usage = chunk.usage  # type: ignore[attr-defined]
         if usage is not None:
             self._usage = usage
