@@ -246,46 +246,8 @@ class EventStream(Generic[T]):
     async def __anext__(self) -> T:
         if self._state != _OPEN:
             raise self._ended_error()
-        # Fast path: the next event is already parsed and is an ordinary chunk.
-        # No coroutine, no timer, no clock: this is most chunks of a busy stream.
-        events = self._events
-        index = self._next
-        if index < len(events) and self._on_chunk is None:
-            event = events[index]
-            data = event.data
-            if event.event == "message" and data != _DONE:
-                try:
-                    chunk = self._decode(data)
-                except _DECODE_ERRORS:
-                    pass  # the slow path below reports it
-                else:
-                    self._next = index + 1
-                    choices = chunk.choices  # type: ignore[attr-defined]
-                    if choices:
-                        first = choices[0]
-                        if (
-                            first.index == 0
-                            and first.finish_reason is None
-                            and chunk.usage is None  # type: ignore[attr-defined]
-                        ):
-                            # The common chunk: a text delta of choice 0.
-                            self.chunks_received += 1
-                            self._text.append(first.text)
-                            return chunk
-                    self._track(chunk)
-                    return chunk
-            elif data == _DONE and self._response.body_complete():
-                # [DONE] with the rest of the body already here: finish without
-                # the drain's timer (the usual end of a stream).
-                self._next = index + 1
-                self._state = _DONE_STATE
-                self._cancel_timer()
-                self._response.finish_buffered()
-                raise StopAsyncIteration
-        self._waiting_since = self._loop.time()
+        waiting = False
         try:
-            # The general path, one coroutine: read, parse, then hand out a chunk,
-            # retrying first if nothing reached the caller yet.
             call = self._call
             while True:
                 events = self._events
@@ -313,7 +275,24 @@ class EventStream(Generic[T]):
                             await self._restart(error)
                             break
                         raise error from None
-                    self._track(chunk)
+                    choices = chunk.choices  # type: ignore[attr-defined]
+                    first = choices[0] if choices else None
+                    if (
+                        first is not None
+                        and first.index == 0
+                        and self._first_chunk_at is not None
+                    ):
+                        # The common chunk (choice 0, not the first): _track(),
+                        # inlined, since this runs for nearly every chunk.
+                        self.chunks_received += 1
+                        self._text.append(first.text)
+                        if first.finish_reason is not None:
+                            self._finished |= 1
+                        usage = chunk.usage  # type: ignore[attr-defined]
+                        if usage is not None:
+                            self._usage = usage
+                    else:
+                        self._track(chunk)
                     if self._next == len(events):
                         # Spent: don't keep this read's events alive while the
                         # caller holds the stream.
@@ -331,6 +310,12 @@ class EventStream(Generic[T]):
                         )
                     return chunk
                 else:
+                    # Nothing parsed is left: read. The idle clock runs from the
+                    # first read of this step (comments that arrive meanwhile are
+                    # not progress).
+                    if not waiting:
+                        waiting = True
+                        self._waiting_since = self._loop.time()
                     if self._pending_error is not None:
                         raise self._pending_error
                     if call.deadline is not None and self._loop.time() >= call.deadline:
@@ -350,10 +335,6 @@ class EventStream(Generic[T]):
                         if not data:
                             self._arm_timer()
                     if not data:
-                        # Drop the spent events while we wait (a held slow
-                        # stream then keeps only what it needs).
-                        self._events = _NO_EVENTS
-                        self._next = 0
                         self._reading = True
                         try:
                             data = await response.readany()

@@ -436,22 +436,6 @@ class HTTPResponse:
         """Closed or released, and its pool slot freed."""
         return self._pool is None and self._resp.closed
 
-    def body_complete(self) -> bool:
-        """Whether the whole body has arrived (it may still be buffered)."""
-        return self._content.is_eof()
-
-    def finish_buffered(self) -> None:
-        """Discard the buffered rest of a complete body and release the
-        connection for reuse (see :meth:`body_complete`)."""
-        content = self._content
-        try:
-            while content.read_nowait():
-                pass
-        except Exception:
-            self.close()
-            return
-        self.release()
-
     async def drain(self, seconds: float) -> None:
         """Read what is left of the body for at most ``seconds``, then release
         the connection for reuse, or close it if the body did not end in time.
