@@ -50,17 +50,14 @@ USER_AGENT: Final = f"orq-async/{__version__}"
 class _Secret:
     """Holds the API key so that no repr, log line or traceback can show it."""
 
-    __slots__ = ("_value", "authorization")
+    __slots__ = ("_value", "authorization", "dynamic")
 
     def __init__(self, value: str | Callable[[], str]) -> None:
         self._value = value
+        #: Whether the key comes from a callable (checked on every request).
+        self.dynamic = callable(value)
         #: The Authorization header value, built once for a fixed key.
         self.authorization = "" if callable(value) else _authorization(value)
-
-    @property
-    def dynamic(self) -> bool:
-        """Whether the key comes from a callable (checked on every request)."""
-        return callable(self._value)
 
     def reveal(self) -> str:
         value = self._value
