@@ -7,10 +7,11 @@ soon as the last reference goes) and the client's ``aclose()``.
 
 Time limits while streaming: one anyio cancel scope per chunk would cost more
 than the whole parse and decode (about 7 µs against about 1.5 µs), so the idle
-limit and the overall deadline use one lazily re-armed loop timer per stream.
-When it finds the reader waiting past a limit it fails the pending read with the
-typed timeout (``HTTPResponse.abort_read``); nothing is cancelled, so the
-caller's own cancel scopes and ``CancelledError`` stay untouched.
+limit and the overall deadline are checked by the loop's shared watchdog timer
+(``_timers``), lazily: when it finds the reader waiting past a limit it fails
+the pending read with the typed timeout (``HTTPResponse.abort_read``); nothing
+is cancelled, so the caller's own cancel scopes and ``CancelledError`` stay
+untouched.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from ._exceptions import (
 )
 from ._hooks import ChunkEvent, StreamMetrics, call_hook
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
+from ._timers import watchdog
 from ._transport import HTTPResponse
 from ._wire import CompletionChunk, Usage
 
@@ -99,7 +101,6 @@ class EventStream(Generic[T]):
         "_top_index",
         "_usage",
         "_waiting_since",
-        "_weak_self",
         "chunks_received",
     )
 
@@ -127,11 +128,10 @@ class EventStream(Generic[T]):
         self._usage: Usage | None = None
         self._text: list[str] = []
         self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: _StreamWatch | None = None
         # The loop's timer holds only this weak reference, so an abandoned stream
         # (``break`` without ``async with``, reference dropped) is still freed at
         # once by reference counting and ``__del__`` closes its connection.
-        self._weak_self: weakref.ref[EventStream[T]] | None = None
         self._waiting_since = 0.0
         self._reading = False
         #: Chunks handed to the caller so far.
@@ -573,15 +573,12 @@ class EventStream(Generic[T]):
             return ClientClosedError("the client was closed while this stream was open")
         return StreamConsumedError("the stream was closed; it cannot be iterated again")
 
-    # -- the lazy idle / deadline timer --------------------------------------
+    # -- the idle / deadline limits (one shared loop timer, see _timers) ------
 
-    def _arm_timer(self, now: float | None = None) -> None:
-        weak = self._weak_self
-        if weak is None:
-            weak = self._weak_self = weakref.ref(self)
-        if now is None:
-            now = self._loop.time()
-        self._timer = self._loop.call_at(self._due(now), _fire_timer, weak)
+    def _arm_timer(self) -> None:
+        watch = _StreamWatch(self)
+        self._timer = watch
+        watchdog(self._loop).add(watch, self._due(self._loop.time()))
 
     def _due(self, now: float) -> float:
         idle = self._call.timeouts.stream_idle
@@ -593,11 +590,11 @@ class EventStream(Generic[T]):
             due = deadline
         return due
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def _check_time(self, now: float) -> float | None:
+        """The watchdog's call: fail a read that waited past a limit; else the
+        next due time (None: stop watching)."""
         if self._state != _OPEN or self._response.closed:
-            return
-        now = self._loop.time()
+            return None
         deadline = self._call.deadline
         if self._reading:
             error: OrqError | None = None
@@ -617,20 +614,29 @@ class EventStream(Generic[T]):
                     )
             if error is not None:
                 self._response.abort_read(error)
-                return
-        self._arm_timer(now)
+                return None
+        return self._due(now)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        watch = self._timer
+        if watch is not None:
             self._timer = None
+            watchdog(self._loop).discard(watch)
 
 
-def _fire_timer(ref: weakref.ref[EventStream[Any]]) -> None:
-    """Loop callback of the idle/deadline timer; a no-op once the stream is gone."""
-    stream = ref()
-    if stream is not None:
-        stream._on_timer()
+class _StreamWatch:
+    """The watchdog's handle on a stream: a weak reference, so an abandoned
+    stream is still freed at once by reference counting (and its ``__del__``
+    closes the connection)."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, stream: EventStream[Any]) -> None:
+        self._ref = weakref.ref(stream)
+
+    def check(self, now: float) -> float | None:
+        stream = self._ref()
+        return None if stream is None else stream._check_time(now)
 
 
 def _loose_error(data: bytes) -> str | None:

@@ -10,8 +10,9 @@ Time limits: aiohttp's own ``ClientTimeout`` total and read limits stay off (its
 ``total=300`` default kills long generations, and ``sock_read`` is reset by
 keep-alive comments). The pool wait has its own limit (our pool slots, an anyio
 cancel scope when the pool is full), the connect phase is aiohttp's
-``sock_connect``, and the wait for the response headers is one loop timer per
-request (see :meth:`Transport.post`); each raises its own typed error.
+``sock_connect``, and the wait for the response headers is watched by the
+loop's shared watchdog timer (``_timers``; see :meth:`Transport.post`); each
+raises its own typed error.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ._exceptions import (
     StreamIdleTimeoutError,
     UsageError,
 )
+from ._timers import watchdog
 
 __all__ = ["EXCEPTION_MAP", "HTTPResponse", "Transport", "translate_error"]
 
@@ -229,19 +231,26 @@ class _Pool:
 
 
 class _Expiry:
-    """The first-byte timer's target: cancels the waiting task, remembers why."""
+    """A request's first-byte limit, watched by the loop's watchdog: cancels
+    the waiting task once due, and remembers why."""
 
-    __slots__ = ("by_deadline", "fired", "task")
+    __slots__ = ("by_deadline", "due", "fired", "task")
 
-    def __init__(self, task: asyncio.Task[object] | None, by_deadline: bool) -> None:
+    def __init__(
+        self, task: asyncio.Task[object] | None, due: float, by_deadline: bool
+    ) -> None:
         self.task = task
+        self.due = due
         self.by_deadline = by_deadline
         self.fired = False
 
-    def fire(self) -> None:
+    def check(self, now: float) -> float | None:
+        if now < self.due:
+            return self.due
         if self.task is not None and not self.task.done():
             self.fired = True
             self.task.cancel()
+        return None
 
     def swallow(self) -> bool:
         """Take back our cancellation; False if someone else cancelled too."""
@@ -604,9 +613,11 @@ class Transport:
         scope, only when the pool is full), the TCP/TLS connect
         (``timeouts.connect``, aiohttp's ``sock_connect``), then until the
         response headers (``timeouts.first_byte``); the call's ``deadline`` caps
-        them all. The first-byte limit is one loop timer that cancels this task,
-        the mechanism of ``asyncio.timeout``: an anyio cancel scope on every
-        request costs about 9 µs against 2.5 µs (see benchmarks/).
+        them all. The first-byte limit is an entry in the loop's shared watchdog
+        that cancels this task when due (the mechanism of ``asyncio.timeout``,
+        without a timer handle per request): an anyio cancel scope on every
+        request would cost about 9 µs, a timer per request several (see
+        ``_timers``).
 
         :raises PoolTimeoutError, ConnectTimeoutError, FirstByteTimeoutError,
             DeadlineExceededError: a phase limit ran out.
@@ -631,17 +642,17 @@ class Transport:
             else:
                 await pool.acquire(timeouts.pool, deadline)
         first_byte = timeouts.first_byte
-        timer = expiry = None
+        expiry = None
+        dog = watchdog(loop)
         if first_byte is not None or deadline is not None:
-            # The timer starts as the request is issued, so a new connection's
+            # The limit runs from issuing the request, so a new connection's
             # set-up counts too (it also has its own, usually shorter, limit).
             due = float("inf") if first_byte is None else loop.time() + first_byte
-            expiry = _Expiry(
-                asyncio.current_task(), deadline is not None and deadline <= due
-            )
-            if expiry.by_deadline:
+            by_deadline = deadline is not None and deadline <= due
+            if by_deadline:
                 due = deadline  # type: ignore[assignment]
-            timer = loop.call_at(due, expiry.fire)
+            expiry = _Expiry(asyncio.current_task(), due, by_deadline)
+            dog.add(expiry, due)
         connect = timeouts.connect
         try:
             resp = await session.post(
@@ -683,6 +694,6 @@ class Transport:
                 ) from exc
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if expiry is not None:
+                dog.discard(expiry)
         return HTTPResponse(resp, pool)
