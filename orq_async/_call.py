@@ -44,6 +44,11 @@ __all__ = ["ATTEMPT_HEADER", "IDEMPOTENCY_HEADER", "Call", "api_error_from_respo
 
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+#: The attempt header's values, shared rather than built per request.
+_ATTEMPTS: Final = tuple(str(i) for i in range(64))
+#: Shared by every call that dropped its headers (never written to: no attempt
+#: follows forget_request()).
+_NO_HEADERS: Final[dict[str, str]] = {}
 #: Error bodies are read up to this size; the rest is dropped with the connection.
 ERROR_BODY_LIMIT: Final = 1024 * 1024
 #: How long an error body may take when no idle limit is set.
@@ -170,7 +175,7 @@ class Call:
         """Drop the body and headers once no retry can happen (a stream's first
         chunk reached the caller): a held stream then costs less memory."""
         self._body = b""
-        self._headers = {}
+        self._headers = _NO_HEADERS
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -194,7 +199,10 @@ class Call:
                         f"after {self.attempts} attempt(s)"
                     )
                 self.attempts += 1
-                self._headers[ATTEMPT_HEADER] = str(self.attempts)
+                attempt = self.attempts
+                self._headers[ATTEMPT_HEADER] = (
+                    _ATTEMPTS[attempt] if attempt < len(_ATTEMPTS) else str(attempt)
+                )
                 if hooks.on_request is not None:
                     await call_hook(
                         hooks.on_request,

@@ -50,7 +50,7 @@ USER_AGENT: Final = f"orq-async/{__version__}"
 class _Secret:
     """Holds the API key so that no repr, log line or traceback can show it."""
 
-    __slots__ = ("_value", "authorization", "dynamic")
+    __slots__ = ("_value", "authorization", "dynamic", "secret_bytes")
 
     def __init__(self, value: str | Callable[[], str]) -> None:
         self._value = value
@@ -58,6 +58,11 @@ class _Secret:
         self.dynamic = callable(value)
         #: The Authorization header value, built once for a fixed key.
         self.authorization = "" if callable(value) else _authorization(value)
+        #: The bare key as bytes (fixed keys), to mask echoes of it.
+        self.secret_bytes = b""
+        if not callable(value):
+            bare = value[7:] if value[:7].lower() == "bearer " else value
+            self.secret_bytes = bare.encode()
 
     def reveal(self) -> str:
         value = self._value

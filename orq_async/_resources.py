@@ -216,7 +216,9 @@ class AsyncCompletions:
             timeouts=call_timeouts,
             hooks=client.hooks,
             stream=streaming,
-            secret=_secret_of(headers.get("Authorization", "")),
+            secret=client._api_key.secret_bytes
+            if not client._api_key.dynamic
+            else _secret_of(headers.get("Authorization", "")),
         )
         response = await call.send()
         if streaming and response.content_type != "text/event-stream":

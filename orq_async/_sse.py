@@ -128,7 +128,7 @@ class SSEDecoder:
         # stays linear however small the reads (no `buf += piece` then re-scan).
         # A bytearray, because `+=` on it appends in place (amortised O(1)): a 4 MiB
         # line arriving in 1 KiB reads costs one copy, not 4096 growing ones.
-        self._buf = bytearray()
+        self._buf: bytes | bytearray = b""
         # The spec's data buffer, kept as the list of data values: "value + LF" per
         # line and "remove the last LF" at dispatch is exactly b"\n".join(parts).
         # A non-empty list <=> a non-empty data buffer (`data:` alone appends an LF).
@@ -175,6 +175,11 @@ class SSEDecoder:
         This is the value an EventSource would send as ``Last-Event-ID``.
         """
         return self._last_id
+
+    @property
+    def max_event_size(self) -> int:
+        """The largest event accepted, in bytes."""
+        return self._max
 
     @property
     def receiving_data(self) -> bool:
@@ -395,13 +400,16 @@ class SSEDecoder:
         # about max_event_size.
         if self._data_len + len(self._buf) + len(piece) > self._max:
             self._too_large()
-        self._buf += piece
+        if self._buf:
+            self._buf += piece  # a bytearray by now: appends in place
+        else:
+            self._buf = bytearray(piece)  # created only for a partial line
 
     def _take_partial(self, head: bytes) -> bytes:
         """Complete the buffered partial line with ``head``; return the whole line."""
         self._buf += head
         line = bytes(self._buf)
-        self._buf = bytearray()
+        self._buf = b""
         return line
 
     def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
@@ -481,7 +489,7 @@ class SSEDecoder:
 
     def _drop_pending(self) -> None:
         # Release the partial event: it will never be dispatched.
-        self._buf = bytearray()
+        self._buf = b""
         self._parts = []
         self._data_len = 0
         self._event = ""

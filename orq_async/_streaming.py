@@ -83,12 +83,10 @@ class EventStream(Generic[T]):
         "_bytes",
         "_call",
         "_decode",
-        "_drain_timeout",
         "_events",
         "_finished",
         "_first_chunk_at",
         "_loop",
-        "_max_event_size",
         "_next",
         "_on_chunk",
         "_parser",
@@ -111,13 +109,10 @@ class EventStream(Generic[T]):
         *,
         decoder: Callable[[bytes], T],
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
     ) -> None:
         self._call = call
         self._response = response
         self._decode = decoder
-        self._max_event_size = max_event_size
-        self._drain_timeout = drain_timeout
         self._parser = SSEDecoder(max_event_size=max_event_size)
         self._events: list[ServerSentEvent] = []
         self._next = 0
@@ -443,7 +438,7 @@ class EventStream(Generic[T]):
         response = await self._call.retry(error)
         self._response = response
         self._check_content_type(response)
-        self._parser = SSEDecoder(max_event_size=self._max_event_size)
+        self._parser = SSEDecoder(max_event_size=self._parser.max_event_size)
         self._events = []
         self._next = 0
 
@@ -544,7 +539,7 @@ class EventStream(Generic[T]):
     async def _finish(self) -> None:
         self._state = _DONE_STATE
         self._cancel_timer()
-        await self._response.drain(self._drain_timeout)
+        await self._response.drain(DEFAULT_DRAIN_TIMEOUT)
 
     def _release(self) -> None:
         self._cancel_timer()

@@ -167,6 +167,10 @@ def _redact(exc: BaseException) -> None:
         pass
 
 
+_MEDIA_TYPES: Final = {
+    t: t for t in ("text/event-stream", "application/json", "text/html", "")
+}
+
 _REQUEST_ID_HEADERS: Final = (
     "x-request-id",
     "request-id",
@@ -289,7 +293,9 @@ class HTTPResponse:
         # Parsed here rather than with aiohttp's full MIME parser: only the media
         # type matters ("text/event-stream; charset=utf-8" -> "text/event-stream").
         ctype = raw.get("Content-Type", "")
-        self.content_type: str = ctype.partition(";")[0].strip().lower()
+        media = ctype.partition(";")[0].strip().lower()
+        # Shared strings for the usual answers (a held stream keeps this).
+        self.content_type: str = _MEDIA_TYPES.get(media, media)
         self.request_id: str | None = raw.get("x-request-id") or None
         if self.request_id is None:
             for name in _REQUEST_ID_HEADERS:
