@@ -39,6 +39,8 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent"]
 DEFAULT_MAX_EVENT_SIZE: int = 8 * 1024 * 1024
 #: Shared and never appended to: "no feed in progress" for SSEDecoder._out.
 _NO_EVENTS: list[ServerSentEvent] = []
+#: Shared and never appended to: the empty data buffer (see SSEDecoder._parts).
+_NO_PARTS: list[bytes] = []
 
 # U+FEFF in UTF-8. The spec decodes the stream with "UTF-8 decode", which drops one
 # leading BOM, and its grammar says "One leading U+FEFF BYTE ORDER MARK character must
@@ -132,7 +134,7 @@ class SSEDecoder:
         # The spec's data buffer, kept as the list of data values: "value + LF" per
         # line and "remove the last LF" at dispatch is exactly b"\n".join(parts).
         # A non-empty list <=> a non-empty data buffer (`data:` alone appends an LF).
-        self._parts: list[bytes] = []
+        self._parts: list[bytes] = _NO_PARTS  # a list of its own once appended to
         # Bytes the data buffer would hold (sum of len(value) + 1), for the size limit.
         self._data_len = 0
         # The event type buffer; "" means "not set" and dispatches as "message".
@@ -442,7 +444,10 @@ class SSEDecoder:
         if field == b"data":
             # "Append the field value to the data buffer, then append a single U+000A
             # LINE FEED (LF) character to the data buffer."
-            self._parts.append(value)
+            if self._parts:
+                self._parts.append(value)
+            else:
+                self._parts = [value]
             self._data_len += len(value) + 1
         elif field == b"event":
             # "Set the event type buffer to the field value."
@@ -476,7 +481,7 @@ class SSEDecoder:
             data = parts[0] if len(parts) == 1 else b"\n".join(parts)
             event = self._event or "message"
             events.append(ServerSentEvent(event, data, self._id_buf, self._retry))
-            self._parts = []
+            self._parts = _NO_PARTS
             self._data_len = 0
         # 2./5. "If the data buffer is an empty string, set the data buffer and the
         #    event type buffer to the empty string and return" – and after dispatching
@@ -490,7 +495,7 @@ class SSEDecoder:
     def _drop_pending(self) -> None:
         # Release the partial event: it will never be dispatched.
         self._buf = b""
-        self._parts = []
+        self._parts = _NO_PARTS
         self._data_len = 0
         self._event = ""
         self._sync_flags()
