@@ -115,7 +115,6 @@ class Call:
     __slots__ = (
         "_body",
         "_loop",
-        "_reported",
         "_headers",
         "_started",
         "_transport",
@@ -126,7 +125,6 @@ class Call:
         "policy",
         "secret",
         "started",
-        "stream",
         "time_to_first_byte",
         "timeouts",
     )
@@ -141,7 +139,6 @@ class Call:
         policy: RetryPolicy,
         timeouts: Timeouts,
         hooks: Hooks = NO_HOOKS,
-        stream: bool = False,
         secret: bytes = b"",
     ) -> None:
         self._transport = transport
@@ -151,7 +148,6 @@ class Call:
         self.policy = policy
         self.timeouts = timeouts
         self.hooks = hooks
-        self.stream = stream
         #: The API key as bytes, to mask in anything a server echoes back.
         self.secret = secret
         self._loop = asyncio.get_running_loop()
@@ -160,7 +156,6 @@ class Call:
             None if timeouts.deadline is None else self.started + timeouts.deadline
         )
         self.attempts = 0
-        self._reported: list[OrqError] | None = None
         #: Seconds from the call's start to the last attempt's response headers.
         self.time_to_first_byte: float | None = None
 
@@ -211,7 +206,7 @@ class Call:
                             url=self._url,
                             attempt=self.attempts,
                             idempotency_key=self._headers.get(IDEMPOTENCY_HEADER, ""),
-                            stream=self.stream,
+                            stream=self._headers.get("Accept") == "text/event-stream",
                         ),
                     )
                 sent = self._loop.time()
@@ -271,11 +266,11 @@ class Call:
 
     async def failed(self, error: OrqError) -> None:
         """Report a final failure of this call (log and ``on_error``), once."""
-        if self._reported is None:
-            self._reported = []
-        elif error in self._reported:
+        # Marked on the error itself: a stream's failure can pass through both
+        # its retry path and its iterator, and must be reported once.
+        if getattr(error, "_orq_reported", False):
             return
-        self._reported.append(error)
+        error._orq_reported = True  # type: ignore[attr-defined]
         logger.debug(
             "POST %s failed after %d attempt(s): %s",
             self._url,

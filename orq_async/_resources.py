@@ -215,7 +215,6 @@ class AsyncCompletions:
             policy=policy,
             timeouts=call_timeouts,
             hooks=client.hooks,
-            stream=streaming,
             secret=client._api_key.secret_bytes
             if not client._api_key.dynamic
             else _secret_of(headers.get("Authorization", "")),

@@ -20,7 +20,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import msgspec
 
@@ -43,7 +43,7 @@ from ._exceptions import (
 )
 from ._hooks import ChunkEvent, StreamMetrics, call_hook
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
-from ._timers import watchdog
+from ._timers import Watched, watchdog
 from ._transport import HTTPResponse
 from ._wire import CompletionChunk, Usage
 
@@ -123,7 +123,8 @@ class EventStream(Generic[T]):
         self._usage: Usage | None = None
         self._text: list[str] = []
         self._loop = asyncio.get_running_loop()
-        self._timer: _StreamWatch | None = None
+        # Our weak reference in the loop's watchdog, while limits are watched.
+        self._timer: weakref.ref[Watched] | None = None
         # The loop's timer holds only this weak reference, so an abandoned stream
         # (``break`` without ``async with``, reference dropped) is still freed at
         # once by reference counting and ``__del__`` closes its connection.
@@ -571,7 +572,7 @@ class EventStream(Generic[T]):
     # -- the idle / deadline limits (one shared loop timer, see _timers) ------
 
     def _arm_timer(self) -> None:
-        watch = _StreamWatch(self)
+        watch: weakref.ref[Watched] = weakref.ref(self)
         self._timer = watch
         watchdog(self._loop).add(watch, self._due(self._loop.time()))
 
@@ -585,7 +586,7 @@ class EventStream(Generic[T]):
             due = deadline
         return due
 
-    def _check_time(self, now: float) -> float | None:
+    def check(self, now: float) -> float | None:
         """The watchdog's call: fail a read that waited past a limit; else the
         next due time (None: stop watching)."""
         if self._state != _OPEN or self._response.closed:
@@ -617,21 +618,6 @@ class EventStream(Generic[T]):
         if watch is not None:
             self._timer = None
             watchdog(self._loop).discard(watch)
-
-
-class _StreamWatch:
-    """The watchdog's handle on a stream: a weak reference, so an abandoned
-    stream is still freed at once by reference counting (and its ``__del__``
-    closes the connection)."""
-
-    __slots__ = ("_ref",)
-
-    def __init__(self, stream: EventStream[Any]) -> None:
-        self._ref = weakref.ref(stream)
-
-    def check(self, now: float) -> float | None:
-        stream = self._ref()
-        return None if stream is None else stream._check_time(now)
 
 
 def _loose_error(data: bytes) -> str | None:

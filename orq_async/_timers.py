@@ -40,20 +40,21 @@ class Watchdog:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        # Entries are held strongly: each owner removes its own (requests in a
-        # finally, streams when they close or are collected; a stream watches
-        # through a weak proxy, see _streaming).
-        self._entries: set[Watched] = set()
+        # Requests are held strongly and remove themselves in a finally; streams
+        # are held by weak reference, so an abandoned one is still freed at once
+        # by reference counting (its __del__ closes the connection).
+        self._entries: set[Watched | weakref.ref[Watched]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at = math.inf
 
-    def add(self, entry: Watched, due: float) -> None:
-        """Watch ``entry``, whose first limit falls due at loop time ``due``."""
+    def add(self, entry: Watched | weakref.ref[Watched], due: float) -> None:
+        """Watch ``entry`` (or what a weak reference points to, so long as it
+        lives), whose first limit falls due at loop time ``due``."""
         self._entries.add(entry)
         if due < self._armed_at:
             self._arm(due)
 
-    def discard(self, entry: Watched) -> None:
+    def discard(self, entry: Watched | weakref.ref[Watched]) -> None:
         """Stop watching ``entry`` (the timer is left to fire harmlessly)."""
         self._entries.discard(entry)
 
@@ -69,7 +70,8 @@ class Watchdog:
         now = self._loop.time()
         soonest = math.inf
         for entry in list(self._entries):
-            due = entry.check(now)
+            target = entry() if isinstance(entry, weakref.ref) else entry
+            due = None if target is None else target.check(now)
             if due is None:
                 self._entries.discard(entry)
             elif due < soonest:

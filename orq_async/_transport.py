@@ -274,22 +274,18 @@ class HTTPResponse:
     """
 
     __slots__ = (
-        "_content",
         "_pool",
         "_resp",
         "content_type",
-        "headers",
         "request_id",
         "status",
     )
 
     def __init__(self, resp: aiohttp.ClientResponse, pool: _Pool | None) -> None:
         self._resp = resp
-        self._content = resp.content
         self._pool = pool
         self.status: int = resp.status
         raw: CIMultiDictProxy[str] = resp.headers
-        self.headers: Mapping[str, str] = raw
         # Parsed here rather than with aiohttp's full MIME parser: only the media
         # type matters ("text/event-stream; charset=utf-8" -> "text/event-stream").
         ctype = raw.get("Content-Type", "")
@@ -314,7 +310,7 @@ class HTTPResponse:
         :raises ResponseTooLargeError: the body is larger than ``limit``.
         :raises APIConnectionError: the connection failed.
         """
-        content = self._content
+        content = self._resp.content
         if content.is_eof():
             # Everything already arrived (the usual case for small bodies): read
             # it without a timer, and without awaiting at all.
@@ -385,12 +381,17 @@ class HTTPResponse:
                 "the response body stalled longer than the idle limit",
                 request_id=self.request_id,
             )
-        self._content.set_exception(error)
+        self._resp.content.set_exception(error)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The response headers (case-insensitive)."""
+        return self._resp.headers
 
     def read_buffered(self) -> bytes:
         """What already arrived of the body, without waiting (``b""`` if none)."""
         try:
-            return self._content.read_nowait()
+            return self._resp.content.read_nowait()
         except OrqError:
             raise
         except Exception as exc:
@@ -403,7 +404,7 @@ class HTTPResponse:
         """The body's ``readany`` itself, for the stream's hot loop: no wrapper
         coroutine per read. Failures it raises go through
         :meth:`mid_stream_error`."""
-        return self._content.readany
+        return self._resp.content.readany
 
     def mid_stream_error(self, exc: BaseException) -> OrqError:
         """The orq_async error for ``exc`` raised while reading the body."""
@@ -416,7 +417,7 @@ class HTTPResponse:
         with anyio.move_on_after(seconds):
             try:
                 while len(out) < limit:
-                    piece = await self._content.readany()
+                    piece = await self._resp.content.readany()
                     if not piece:
                         break
                     out += piece
@@ -426,10 +427,10 @@ class HTTPResponse:
 
     def abort_read(self, exc: BaseException) -> None:
         """Make the pending (or next) read of the body raise ``exc``."""
-        self._content.set_exception(exc)
+        self._resp.content.set_exception(exc)
 
     def at_eof(self) -> bool:
-        return self._content.at_eof()
+        return self._resp.content.at_eof()
 
     def release(self) -> None:
         """Give the connection back to the pool (only after the body ended)."""
@@ -457,7 +458,7 @@ class HTTPResponse:
 
         Shielded: a cancellation arriving now cannot skip the close.
         """
-        content = self._content
+        content = self._resp.content
         try:
             if content.is_eof():
                 # Usually [DONE] and the end of the body came in one read.
