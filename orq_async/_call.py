@@ -38,12 +38,12 @@ from ._hooks import (
     logger,
 )
 from ._retry import RetryPolicy, decide_retry, parse_retry_after
-from ._transport import HTTPResponse, Transport
+from ._transport import ATTEMPT, IDEMPOTENCY_KEY, HTTPResponse, Transport
 
 __all__ = ["ATTEMPT_HEADER", "IDEMPOTENCY_HEADER", "Call", "api_error_from_response"]
 
 
-IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+IDEMPOTENCY_HEADER: Final = IDEMPOTENCY_KEY
 #: The attempt header's values, shared rather than built per request.
 _ATTEMPTS: Final = tuple(str(i) for i in range(64))
 #: Shared by every call that dropped its headers (never written to: no attempt
@@ -53,7 +53,7 @@ _NO_HEADERS: Final[dict[str, str]] = {}
 ERROR_BODY_LIMIT: Final = 1024 * 1024
 #: How long an error body may take when no idle limit is set.
 DEFAULT_ERROR_READ: Final = 30.0
-ATTEMPT_HEADER: Final = "X-Orq-Attempt"
+ATTEMPT_HEADER: Final = ATTEMPT
 
 # A plain module-level RNG: decide_retry() takes it as a parameter, so tests
 # can pass their own.

@@ -30,7 +30,13 @@ from ._resources import AsyncRouter, RetriesOption
 from ._retry import DEFAULT_RETRY_POLICY, RetryConfig, resolve_retries
 from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._streaming import EventStream
-from ._transport import Transport
+from ._transport import (
+    ACCEPT,
+    AUTHORIZATION,
+    CONTENT_TYPE,
+    USER_AGENT_HEADER,
+    Transport,
+)
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 
@@ -320,10 +326,10 @@ class AsyncOrq:
             authorization = self._api_key.authorization
         headers = _Headers(
             {
-                "Authorization": authorization,
-                "Content-Type": "application/json",
-                "Accept": "text/event-stream" if streaming else "application/json",
-                "User-Agent": USER_AGENT,
+                AUTHORIZATION: authorization,
+                CONTENT_TYPE: "application/json",
+                ACCEPT: "text/event-stream" if streaming else "application/json",
+                USER_AGENT_HEADER: USER_AGENT,
             }
         )
         if not extra and not self._default_headers:
