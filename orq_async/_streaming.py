@@ -321,15 +321,15 @@ class EventStream(Generic[T]):
                             request_id=self.request_id,
                         )
                     response = self._response
-                    data = b""
-                    if self._timer is None and (
+                    # Everything already buffered, in one piece: many events per
+                    # parse under load, and no wait, so no timer.
+                    data = response.read_buffered()
+                    if not data and self._timer is None and (
                         call.timeouts.stream_idle is not None
                         or call.deadline is not None
                     ):
-                        # Arm the idle/deadline timer only once a read has to wait.
-                        data = response.read_buffered()
-                        if not data:
-                            self._arm_timer()
+                        # Arm the idle/deadline watch only once a read has to wait.
+                        self._arm_timer()
                     if not data:
                         self._reading = True
                         try:
