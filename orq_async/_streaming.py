@@ -324,9 +324,13 @@ class EventStream(Generic[T]):
                     # Everything already buffered, in one piece: many events per
                     # parse under load, and no wait, so no timer.
                     data = response.read_buffered()
-                    if not data and self._timer is None and (
-                        call.timeouts.stream_idle is not None
-                        or call.deadline is not None
+                    if (
+                        not data
+                        and self._timer is None
+                        and (
+                            call.timeouts.stream_idle is not None
+                            or call.deadline is not None
+                        )
                     ):
                         # Arm the idle/deadline watch only once a read has to wait.
                         self._arm_timer()
