@@ -114,7 +114,7 @@ class EventStream(Generic[T]):
         self._response = response
         self._decode = decoder
         self._parser = SSEDecoder(max_event_size=max_event_size)
-        self._events: list[ServerSentEvent] = []
+        self._events: list[ServerSentEvent] = _NO_EVENTS
         self._next = 0
         self._state = _OPEN
         # Bit i set: choice i had a finish_reason (an int: no allocation).
@@ -123,11 +123,11 @@ class EventStream(Generic[T]):
         self._usage: Usage | None = None
         self._text: list[str] = []
         self._loop = asyncio.get_running_loop()
-        # Our weak reference in the loop's watchdog, while limits are watched.
+        # Our entry in the loop's watchdog while limits are watched: only a weak
+        # reference, so an abandoned stream (``break`` without ``async with``,
+        # reference dropped) is still freed at once by reference counting and
+        # ``__del__`` closes its connection.
         self._timer: weakref.ref[Watched] | None = None
-        # The loop's timer holds only this weak reference, so an abandoned stream
-        # (``break`` without ``async with``, reference dropped) is still freed at
-        # once by reference counting and ``__del__`` closes its connection.
         self._waiting_since = 0.0
         self._reading = False
         #: Chunks handed to the caller so far.
@@ -444,7 +444,7 @@ class EventStream(Generic[T]):
         self._response = response
         self._check_content_type(response)
         self._parser = SSEDecoder(max_event_size=self._parser.max_event_size)
-        self._events = []
+        self._events = _NO_EVENTS
         self._next = 0
 
     # -- helpers --------------------------------------------------------------
