@@ -94,9 +94,6 @@ class StreamMetrics:
     retries: int = 0
 
 
-Hook = Callable[[Any], Awaitable[None]]
-
-
 @final
 @dataclasses.dataclass(frozen=True, slots=True)
 class Hooks:

@@ -540,7 +540,7 @@ class FakeOrqServer:
             return FakeResponse.error(
                 422, f"the fake router makes at most {MAX_FAKE_TOKENS} tokens"
             )
-        tokens = _fake_tokens(body.get("prompt"), int(n))
+        tokens = _fake_tokens(int(n))
         cid = f"cmpl-fake-{next(_ids)}"
         model = str(body["model"])
         usage = {"prompt_tokens": 4, "completion_tokens": n, "total_tokens": n + 4}
@@ -628,7 +628,7 @@ def _json_response(script: FakeResponse) -> web.Response:
     return response
 
 
-def _fake_tokens(prompt: Any, n: int) -> list[str]:
+def _fake_tokens(n: int) -> list[str]:
     words = [
         "This",
         " is",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -140,7 +139,7 @@ async def test_debug_logs_method_url_status_timing_and_retries(
 
 
 async def test_the_key_never_leaks(
-    server: FakeOrqServer, caplog: pytest.LogCaptureFixture
+    server: FakeOrqServer, caplog: pytest.LogCaptureFixture, garbage_http_url: str
 ) -> None:
     errors: list[BaseException] = []
     server.enqueue(
@@ -148,26 +147,14 @@ async def test_the_key_never_leaks(
         FakeResponse.error(500, "boom"),
     )
 
-    async def bad_http(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await reader.read(65536)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    garbage = await asyncio.start_server(bad_http, "127.0.0.1", 0)
-    garbage_url = f"http://127.0.0.1:{garbage.sockets[0].getsockname()[1]}"
     with caplog.at_level(logging.DEBUG):
-        for url in (server.url, server.url, garbage_url, "http://127.0.0.1:9"):
+        for url in (server.url, server.url, garbage_http_url, "http://127.0.0.1:9"):
             async with AsyncOrq(api_key=API_KEY, server_url=url, retries=0) as orq:
                 _no_key(repr(orq))
                 try:
                     await orq.router.completions.create(model="m", prompt="p")
                 except OrqError as exc:
                     errors.append(exc)
-    garbage.close()
-    await garbage.wait_closed()
     assert len(errors) == 4
     for exc in errors:
         _no_key(str(exc))

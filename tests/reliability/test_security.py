@@ -481,24 +481,12 @@ async def test_the_key_is_redacted_in_every_error_log_hook_and_repr(
             )
 
 
-async def test_chained_aiohttp_error_args_hold_no_key() -> None:
-    async def garbage(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await reader.read(65536)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    srv = await asyncio.start_server(garbage, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
-    try:
-        async with AsyncOrq(api_key=SECRET, server_url=url, retries=0) as client:
-            with pytest.raises(OrqError) as info:
-                await client.router.completions.create(model=MODEL, prompt="Hi")
-    finally:
-        srv.close()
-        await srv.wait_closed()
+async def test_chained_aiohttp_error_args_hold_no_key(garbage_http_url: str) -> None:
+    async with AsyncOrq(
+        api_key=SECRET, server_url=garbage_http_url, retries=0
+    ) as client:
+        with pytest.raises(OrqError) as info:
+            await client.router.completions.create(model=MODEL, prompt="Hi")
     causes = list(_chain(info.value))
     assert len(causes) > 1  # the aiohttp error is chained
     for e in causes:
