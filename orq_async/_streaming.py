@@ -56,7 +56,7 @@ T = TypeVar("T")
 DEFAULT_DRAIN_TIMEOUT: Final = 0.2
 
 _DONE: Final = b"[DONE]"
-_NO_EVENTS: Final[list[ServerSentEvent]] = []
+_NO_EVENTS: Final[list[bytes | ServerSentEvent]] = []
 #: What msgspec raises for undecodable data: invalid UTF-8 inside a JSON string
 #: is a plain ``UnicodeDecodeError``, not a ``msgspec.DecodeError``.
 _DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
@@ -114,7 +114,8 @@ class EventStream(Generic[T]):
         self._response = response
         self._decode = decoder
         self._parser = SSEDecoder(max_event_size=max_event_size)
-        self._events: list[ServerSentEvent] = _NO_EVENTS
+        # The current read's events (feed_data: a message's data as bare bytes).
+        self._events: list[bytes | ServerSentEvent] = _NO_EVENTS
         self._next = 0
         self._state = _OPEN
         # Bit i set: choice i had a finish_reason (an int: no allocation).
@@ -248,13 +249,14 @@ class EventStream(Generic[T]):
             while True:
                 events = self._events
                 while self._next < len(events):
-                    event = events[self._next]
+                    data = events[self._next]
                     self._next += 1
-                    data = event.data
                     error: OrqError
-                    if event.event != "message":
+                    if type(data) is not bytes:
+                        # Not a "message" (feed_data gives those as bare data).
+                        event: ServerSentEvent = data  # type: ignore[assignment]
                         if event.event == "error":
-                            error = self._in_band_error(data)
+                            error = self._in_band_error(event.data)
                             if self.chunks_received == 0 and error.retryable:
                                 await self._restart(error)
                                 break
@@ -349,7 +351,7 @@ class EventStream(Generic[T]):
                     self._bytes += len(data)
                     parser = self._parser
                     try:
-                        self._events = parser.feed(data)
+                        self._events = parser.feed_data(data)
                     except SSEProtocolError as exc:
                         self._protocol_error(exc)
                         continue
@@ -407,7 +409,7 @@ class EventStream(Generic[T]):
     async def _at_eof(self) -> None:
         """The body ended: flush the parser, then end or report truncation."""
         try:
-            self._events = self._parser.end()
+            self._events = [*self._parser.end()]
         except SSEProtocolError as exc:
             self._protocol_error(exc)
             return

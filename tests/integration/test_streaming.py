@@ -170,6 +170,27 @@ async def test_done_ends_iteration_and_trailing_data_is_ignored(
     assert await collect(client) == ["a", "b"]
 
 
+async def test_events_after_done_in_the_same_read_are_never_delivered(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    # One write: the chunks, [DONE] and more chunks arrive in one read, so the
+    # events after [DONE] are parsed and waiting when iteration ends.
+    server.enqueue(
+        stream_of([frame("a") + frame("b") + DONE + frame("after") + frame("more")])
+    )
+    stream = await client.router.completions.create(
+        model=MODEL, prompt="Hi", stream=True
+    )
+    texts = [chunk.choices[0].text async for chunk in stream]
+    for _ in range(2):
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+
+    assert texts == ["a", "b"]
+    assert stream.partial_text == "ab"
+    assert stream.chunks_received == 2
+
+
 async def test_body_left_open_after_done_is_closed_within_the_drain_bound(
     client: AsyncOrq, server: FakeOrqServer
 ) -> None:
@@ -296,6 +317,38 @@ async def test_in_band_error_before_any_chunk_without_retries_raises(
 
 
 # -- payload faults ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        pytest.param(b"data: {broken\n\n", StreamDecodeError, id="undecodable"),
+        pytest.param(sse_frame(in_band_error()), StreamAPIError, id="in-band-error"),
+    ],
+)
+async def test_fault_behind_chunks_of_the_same_read_comes_after_them(
+    client: AsyncOrq,
+    server: FakeOrqServer,
+    fault: bytes,
+    expected: type[Exception],
+) -> None:
+    # One write: the first chunk, two more, a fault, more chunks. The chunks
+    # before the fault are delivered, then the fault, and nothing after it.
+    server.enqueue(
+        stream_of([frame("a") + frame("b") + frame("c") + fault + frame("d") + DONE])
+    )
+    stream = await client.router.completions.create(
+        model=MODEL, prompt="Hi", stream=True
+    )
+    texts: list[str] = []
+    with pytest.raises(expected) as info:
+        async for chunk in stream:
+            texts.append(chunk.choices[0].text)
+
+    assert texts == ["a", "b", "c"]
+    assert getattr(info.value, "retryable", False) is False
+    with pytest.raises(orq_async.StreamConsumedError):
+        await stream.__anext__()
 
 
 async def test_malformed_json_chunk_raises_stream_decode_error_with_an_excerpt(

@@ -16,7 +16,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orq_async._exceptions import SSEProtocolError
+from orq_async._exceptions import EventTooLargeError, SSEProtocolError
 from orq_async._sse import ServerSentEvent, SSEDecoder
 
 BOM = b"\xef\xbb\xbf"
@@ -265,6 +265,105 @@ def test_size_limit_does_not_depend_on_chunking(
         assert events_pieces == full[: len(events_pieces)]
     else:
         assert events_whole == events_pieces == full
+
+
+# Streams made of whole events that almost take the block fast path (every read
+# of nothing but `data: ` events): the blocks and separators around it, where a
+# shortcut taken wrongly would show (a second line, `data:` without the space,
+# blank-line runs, other fields and event types, an id change mid-stream).
+_near_fast_block = st.sampled_from(
+    [
+        b"data: x",
+        b"data: x",
+        b"data: {}",
+        b"data: ",
+        b"data:x",
+        b"data:  x",
+        b"data: a\ndata: b",
+        b"data: a\nid: 7",
+        b"id: 9\ndata: z",
+        b"event: error\ndata: e",
+        b"event: message\ndata: m",
+        b"retry: 5\ndata: r",
+        b": keep-alive",
+        b"",
+        b"data: \n\ndata: y",
+        b"datum: q",
+    ]
+)
+
+
+@st.composite
+def near_fast_wire(draw: st.DrawFn) -> bytes:
+    blocks = draw(st.lists(_near_fast_block, max_size=20))
+    seps = draw(
+        st.lists(
+            st.sampled_from([b"\n\n", b"\n\n", b"\n\n", b"\n\n\n", b"\n"]),
+            min_size=len(blocks),
+            max_size=len(blocks),
+        )
+    )
+    body = b"".join(b + sep for b, sep in zip(blocks, seps, strict=True))
+    return body + draw(st.sampled_from([b"", b"data: tail", b"data: t\n", b"id: 3\n"]))
+
+
+def bare(events: Sequence[ServerSentEvent]) -> list[bytes | ServerSentEvent]:
+    """What feed_data() gives for these events."""
+    return [e.data if e.event == "message" else e for e in events]
+
+
+def decode_bare(
+    pieces: Sequence[bytes],
+) -> tuple[list[bytes | ServerSentEvent], str, int | None]:
+    decoder = SSEDecoder()
+    items: list[bytes | ServerSentEvent] = []
+    for piece in pieces:
+        items += decoder.feed_data(piece)
+    items += decoder.end()
+    return items, decoder.last_event_id, decoder.retry
+
+
+@settings(deadline=None, max_examples=400)
+@given(stream=near_fast_wire(), cuts=_cuts)
+def test_streams_near_the_fast_path_in_any_chunking(
+    stream: bytes, cuts: list[int]
+) -> None:
+    events, last_id, retry = reference_state(stream)
+    assert decode_state([stream]) == (events, last_id, retry)
+    assert decode_state(pieces_of(stream, cuts)) == (events, last_id, retry)
+    assert decode_bare([stream]) == (bare(events), last_id, retry)
+    assert decode_bare(pieces_of(stream, cuts)) == (bare(events), last_id, retry)
+
+
+@settings(deadline=None, max_examples=300)
+@given(stream=sse_wire(), cuts=_cuts)
+def test_feed_data_is_feed_without_message_objects(
+    stream: bytes, cuts: list[int]
+) -> None:
+    events, last_id, retry = reference_state(stream)
+    assert decode_bare(pieces_of(stream, cuts)) == (bare(events), last_id, retry)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    stream=st.one_of(sse_wire(), near_fast_wire()),
+    cuts=_cuts,
+    limit=st.integers(min_value=1, max_value=40),
+)
+def test_feed_data_size_limit_keeps_earlier_events(
+    stream: bytes, cuts: list[int], limit: int
+) -> None:
+    decoder = SSEDecoder(max_event_size=limit)
+    items: list[bytes | ServerSentEvent] = []
+    try:
+        for piece in pieces_of(stream, cuts):
+            items += decoder.feed_data(piece)
+    except EventTooLargeError as exc:
+        items += exc.events  # type: ignore[arg-type]
+        assert items == bare(reference_parse(stream))[: len(items)]
+    else:
+        items += decoder.end()
+        assert items == bare(reference_parse(stream))
 
 
 # -- (b) totality ----------------------------------------------------------------------
