@@ -114,7 +114,6 @@ class Call:
 
     __slots__ = (
         "_body",
-        "_loop",
         "_headers",
         "_started",
         "_transport",
@@ -122,6 +121,7 @@ class Call:
         "attempts",
         "deadline",
         "hooks",
+        "loop",
         "policy",
         "secret",
         "started",
@@ -150,8 +150,9 @@ class Call:
         self.hooks = hooks
         #: The API key as bytes, to mask in anything a server echoes back.
         self.secret = secret
-        self._loop = asyncio.get_running_loop()
-        self.started = self._loop.time()
+        #: The running loop, looked up once for the whole call.
+        self.loop = asyncio.get_running_loop()
+        self.started = self.loop.time()
         self.deadline: float | None = (
             None if timeouts.deadline is None else self.started + timeouts.deadline
         )
@@ -175,7 +176,7 @@ class Call:
     def remaining(self) -> float | None:
         if self.deadline is None:
             return None
-        return self.deadline - self._loop.time()
+        return self.deadline - self.loop.time()
 
     async def send(self) -> HTTPResponse:
         """Attempt until a 2xx response arrives or retrying must stop.
@@ -209,7 +210,7 @@ class Call:
                             stream=self._headers.get("Accept") == "text/event-stream",
                         ),
                     )
-                sent = self._loop.time()
+                sent = self.started if attempt == 1 else self.loop.time()
                 try:
                     resp = await self._transport.post(
                         self._url,
@@ -217,11 +218,12 @@ class Call:
                         self._headers,
                         timeouts=self.timeouts,
                         deadline=self.deadline,
+                        loop=self.loop,
                     )
                 except APIConnectionError as exc:
                     await self.retry_or_raise(exc)
                     continue
-                now = self._loop.time()
+                now = self.loop.time()
                 self.time_to_first_byte = now - self.started
                 logger.debug(
                     "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
@@ -312,7 +314,7 @@ class Call:
         decision = decide_retry(
             self.policy,
             retries_done=self.attempts - 1,
-            elapsed=self._loop.time() - self.started,
+            elapsed=self.loop.time() - self.started,
             remaining=self.remaining(),
             retry_after=retry_after,
             random=_random.random,

@@ -16,7 +16,6 @@ untouched.
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
@@ -123,7 +122,7 @@ class EventStream(Generic[T]):
         self._top_index = 0
         self._usage: Usage | None = None
         self._text: list[str] = []
-        self._loop = asyncio.get_running_loop()
+        self._loop = call.loop
         # Our entry in the loop's watchdog while limits are watched: only a weak
         # reference, so an abandoned stream (``break`` without ``async with``,
         # reference dropped) is still freed at once by reference counting and

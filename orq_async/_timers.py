@@ -39,7 +39,8 @@ class Watchdog:
     __slots__ = ("__weakref__", "_armed_at", "_entries", "_loop", "_timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weak, so that nothing here keeps a finished loop alive (see _WATCHDOGS).
+        self._loop = weakref.ref(loop)
         # Requests are held strongly and remove themselves in a finally; streams
         # are held by weak reference, so an abandoned one is still freed at once
         # by reference counting (its __del__ closes the connection).
@@ -61,13 +62,19 @@ class Watchdog:
     def _arm(self, due: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        loop = self._loop()
+        if loop is None:  # pragma: no cover - nothing runs on a dead loop
+            return
         self._armed_at = due
-        self._timer = self._loop.call_at(due, self._fire)
+        self._timer = loop.call_at(due, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
         self._armed_at = math.inf
-        now = self._loop.time()
+        loop = self._loop()
+        if loop is None:  # pragma: no cover - a timer only fires on a live loop
+            return
+        now = loop.time()
         soonest = math.inf
         for entry in list(self._entries):
             target = entry() if isinstance(entry, weakref.ref) else entry
@@ -80,14 +87,29 @@ class Watchdog:
             self._arm(soonest)
 
 
-_WATCHDOGS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Watchdog]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Each loop's watchdog, weakly both ways: a watchdog lives while its timer is
+#: armed (the loop holds the timer) or while a caller holds it, and a closed
+#: loop, whose timers are dropped, is freed with its watchdog. A value that
+#: held its key (the timer handle refers to the loop) would keep every loop
+#: ever used alive.
+_WATCHDOGS: Final[
+    weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[Watchdog]]
+] = weakref.WeakKeyDictionary()
+#: The last watchdog looked up (a program usually runs one loop): a
+#: WeakKeyDictionary lookup builds a weak reference every time.
+_last: weakref.ref[Watchdog] | None = None
 
 
 def watchdog(loop: asyncio.AbstractEventLoop) -> Watchdog:
     """The watchdog of ``loop`` (created on first use)."""
-    dog = _WATCHDOGS.get(loop)
-    if dog is None:
-        dog = _WATCHDOGS[loop] = Watchdog(loop)
+    global _last
+    dog = None if _last is None else _last()
+    if dog is not None and dog._loop() is loop:
+        return dog
+    ref = _WATCHDOGS.get(loop)
+    dog = None if ref is None else ref()
+    if dog is None or ref is None:
+        dog = Watchdog(loop)
+        ref = _WATCHDOGS[loop] = weakref.ref(dog)
+    _last = ref
     return dog

@@ -635,6 +635,7 @@ class Transport:
         *,
         timeouts: Timeouts,
         deadline: float | None,
+        loop: asyncio.AbstractEventLoop,
     ) -> HTTPResponse:
         """Send the request and return once the response headers are in.
 
@@ -654,7 +655,6 @@ class Transport:
         """
         if self._closed:
             raise ClientClosedError("this client is closed")
-        loop = asyncio.get_running_loop()
         if self._user_session is not None:
             session, pool = self._user_session, None
             if session.closed:
@@ -680,7 +680,7 @@ class Transport:
             by_deadline = deadline is not None and deadline <= due
             if by_deadline:
                 due = deadline  # type: ignore[assignment]
-            expiry = _Expiry(asyncio.current_task(), due, by_deadline)
+            expiry = _Expiry(asyncio.current_task(loop), due, by_deadline)
             dog.add(expiry, due)
         connect = timeouts.connect
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
+import weakref
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -1012,6 +1013,34 @@ def test_one_client_on_two_event_loops(threaded_server: FakeOrqServer) -> None:
     assert (first, second) == ("This", "This")
     assert [r.json["prompt"] for r in threaded_server.requests] == ["one", "two"]
     assert [str(w.message) for w in caught] == []
+
+
+def test_finished_event_loops_are_not_kept_alive(
+    threaded_server: FakeOrqServer,
+) -> None:
+    # Each loop gets its own session, pool and timer; none of them may outlive
+    # the loop once the client was closed on it (a service that runs
+    # asyncio.run() per job would otherwise keep every loop it ever ran).
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def use() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        async with AsyncOrq(
+            api_key=API_KEY,
+            server_url=threaded_server.url,
+            timeouts=orq_async.Timeouts(deadline=30.0),
+        ) as orq:
+            stream = await orq.router.completions.create(
+                model=MODEL, prompt="Hi", max_tokens=2, stream=True
+            )
+            async with stream:
+                await stream.text()
+
+    for _ in range(3):
+        asyncio.run(use())
+    gc.collect()
+
+    assert [ref() for ref in loops] == [None, None, None]
 
 
 def test_unused_client_needs_no_loop() -> None:
