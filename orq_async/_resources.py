@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
@@ -263,6 +264,11 @@ def _secret_of(authorization: str) -> bytes:
 
 
 _keys = random.Random()
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    # A forked worker (gunicorn, multiprocessing) would otherwise draw the very
+    # same keys as its parent and siblings, and a server deduplicating by key
+    # would answer one worker's request with another's.
+    os.register_at_fork(after_in_child=_keys.seed)
 
 
 def _new_key() -> str:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -489,6 +492,34 @@ async def test_each_call_gets_a_new_idempotency_key(
 
     keys = {lower_headers(r.headers)["idempotency-key"] for r in server.requests}
     assert len(keys) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_workers_generate_different_idempotency_keys() -> None:
+    # Pre-forking servers import the app, then fork: every worker must still
+    # draw keys of its own (a fresh subprocess, as forking pytest is unsafe).
+    script = """
+import os
+from orq_async._resources import _new_key
+_new_key()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, _new_key().encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(_new_key(), os.read(read, 64).decode())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    parent, child = out.stdout.split()
+    assert len(parent) == len(child) == 32
+    assert parent != child
 
 
 # --- configuration ---------------------------------------------------------
