@@ -10,6 +10,7 @@ a stream that fails before its first chunk reached the caller asks
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from typing import Final
@@ -188,14 +189,12 @@ class Call:
         hooks = self.hooks
         try:
             while True:
-                remaining = self.remaining()
-                if remaining is not None and remaining <= 0:
+                if self.deadline is not None and self.loop.time() >= self.deadline:
                     raise DeadlineExceededError(
                         f"the call's deadline of {self.timeouts.deadline}s passed "
                         f"after {self.attempts} attempt(s)"
                     )
-                self.attempts += 1
-                attempt = self.attempts
+                attempt = self.attempts = self.attempts + 1
                 self._headers[ATTEMPT_HEADER] = (
                     _ATTEMPTS[attempt] if attempt < len(_ATTEMPTS) else str(attempt)
                 )
@@ -225,14 +224,15 @@ class Call:
                     continue
                 now = self.loop.time()
                 self.time_to_first_byte = now - self.started
-                logger.debug(
-                    "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
-                    self._url,
-                    resp.status,
-                    (now - sent) * 1000,
-                    self.attempts,
-                    resp.request_id,
-                )
+                if logger.isEnabledFor(logging.DEBUG):  # request_id is looked up
+                    logger.debug(
+                        "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
+                        self._url,
+                        resp.status,
+                        (now - sent) * 1000,
+                        self.attempts,
+                        resp.request_id,
+                    )
                 if hooks.on_response is not None:
                     await call_hook(
                         hooks.on_response,

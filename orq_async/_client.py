@@ -83,6 +83,15 @@ class _Secret:
         raise TypeError("the API key cannot be pickled")
 
 
+#: The request headers after Authorization, by Accept.
+_STREAM_HEADERS: Final[dict[str, str]] = {
+    CONTENT_TYPE: "application/json",
+    ACCEPT: "text/event-stream",
+    USER_AGENT_HEADER: USER_AGENT,
+}
+_JSON_HEADERS: Final[dict[str, str]] = {**_STREAM_HEADERS, ACCEPT: "application/json"}
+
+
 class _Headers(dict[str, str]):
     """Request headers whose repr hides credentials (tracebacks that show local
     variables, debuggers, error reporters)."""
@@ -314,8 +323,16 @@ class AsyncOrq:
     def _build_headers(
         self, streaming: bool, extra: Mapping[str, str] | None
     ) -> dict[str, str]:
-        if self._api_key.dynamic:
-            key = self._api_key.reveal()
+        api_key = self._api_key
+        if not api_key.dynamic and not extra and not self._default_headers:
+            return _Headers(
+                {
+                    AUTHORIZATION: api_key.authorization,
+                    **(_STREAM_HEADERS if streaming else _JSON_HEADERS),
+                }
+            )
+        if api_key.dynamic:
+            key = api_key.reveal()
             if not isinstance(cast(object, key), str) or not key:
                 raise InvalidParameterTypeError(
                     "api_key", "the key callable must return a non-empty str"
@@ -323,13 +340,11 @@ class AsyncOrq:
             check_header_value("api_key", key)
             authorization = _authorization(key)
         else:
-            authorization = self._api_key.authorization
+            authorization = api_key.authorization
         headers = _Headers(
             {
                 AUTHORIZATION: authorization,
-                CONTENT_TYPE: "application/json",
-                ACCEPT: "text/event-stream" if streaming else "application/json",
-                USER_AGENT_HEADER: USER_AGENT,
+                **(_STREAM_HEADERS if streaming else _JSON_HEADERS),
             }
         )
         if not extra and not self._default_headers:

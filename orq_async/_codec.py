@@ -136,17 +136,23 @@ def build_request(params: Mapping[str, Any]) -> bytes:
     :raises InvalidParameterError: a value is out of range, a required field is
         missing, or a dict holds an unknown key.
     """
-    for required in ("model", "prompt"):
-        if params.get(required) is None:
-            raise InvalidParameterError(required, "is required")
-    _check_prompt(params["prompt"])
+    if params.get("model") is None:
+        raise InvalidParameterError("model", "is required")
+    prompt = params.get("prompt")
+    if type(prompt) is not str:
+        if prompt is None:
+            raise InvalidParameterError("prompt", "is required")
+        _check_prompt(prompt)
     body: dict[str, Any] = {}
     for key, value in params.items():
-        if value is None and key not in _NULLABLE:
-            # Non-nullable optional field explicitly None: leave it off, as the
-            # official SDK does.
-            continue
-        body[key] = _plain(value)
+        if type(value) in _SCALARS:  # the usual value: nothing to convert
+            if value is None and key not in _NULLABLE:
+                # Non-nullable optional field explicitly None: leave it off, as
+                # the official SDK does.
+                continue
+            body[key] = value
+        else:
+            body[key] = _plain(value)
     if "orq" in body:
         warnings.warn(
             "the 'orq' parameter is deprecated by Orq; use the top-level fields",

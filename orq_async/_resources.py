@@ -170,44 +170,33 @@ class AsyncCompletions:
         :raises ProtocolError: the response could not be read.
         """
         client = self._client
-        body_params: dict[str, Any] = {"model": model, "prompt": prompt}
-        body_params.update(params)
-        if stream is not NOT_GIVEN and cast(object, stream) is not None:
+        body_params: dict[str, Any] = {"model": model, "prompt": prompt, **params}
+        given: object = stream
+        if given is not NOT_GIVEN and given is not None:
             # (None on this non-nullable field means "left off", as in the SDK.)
-            if not isinstance(stream, bool):
+            if given is not True and given is not False:
                 raise InvalidParameterTypeError("stream", "expected bool")
-            body_params["stream"] = stream
+            body_params["stream"] = given
         body = build_request(body_params)
         policy = (
-            client._retry_policy
-            if isinstance(retries, NotGiven)
-            else resolve_retries(retries)
+            client._retry_policy if retries is NOT_GIVEN else resolve_retries(retries)
         )
         call_timeouts = (
             client.timeouts
             if timeouts is NOT_GIVEN
             else _resolve_timeouts(timeouts, client.timeouts)
         )
-        streaming = stream is True
+        streaming = given is True
         headers = client._build_headers(streaming, extra_headers)
-        if idempotency_key is not None:
-            if (
-                not isinstance(cast(object, idempotency_key), str)
-                or not idempotency_key
-            ):
-                raise InvalidParameterTypeError(
-                    "idempotency_key", "expected a non-empty str"
-                )
-            check_header_value("idempotency_key", idempotency_key)
-        given = (
-            [k for k in headers if k.lower() == "idempotency-key"]
-            if extra_headers or client._default_headers
-            else ()
-        )
-        if idempotency_key is not None or not given:
-            for name in given:
-                del headers[name]
-            headers[IDEMPOTENCY_HEADER] = idempotency_key or _new_key()
+        if (
+            idempotency_key is None
+            and not extra_headers
+            and not client._default_headers
+        ):
+            headers[IDEMPOTENCY_HEADER] = _new_key()
+        else:
+            _set_idempotency_key(headers, idempotency_key)
+        api_key = client._api_key
         call = Call(
             client._ensure_transport(),
             client._completions_url,
@@ -216,9 +205,9 @@ class AsyncCompletions:
             policy=policy,
             timeouts=call_timeouts,
             hooks=client.hooks,
-            secret=client._api_key.secret_bytes
-            if not client._api_key.dynamic
-            else _secret_of(headers.get("Authorization", "")),
+            secret=_secret_of(headers.get("Authorization", ""))
+            if api_key.dynamic
+            else api_key.secret_bytes,
         )
         response = await call.send()
         if streaming and response.content_type != "text/event-stream":
@@ -255,6 +244,22 @@ class AsyncCompletions:
         except OrqError as exc:
             await call.failed(exc)
             raise
+
+
+def _set_idempotency_key(headers: dict[str, str], key: str | None) -> None:
+    """The ``Idempotency-Key`` header: ``key`` if given, else one from
+    ``extra_headers`` or the client's default headers, else a new one."""
+    if key is not None:
+        if not isinstance(cast(object, key), str) or not key:
+            raise InvalidParameterTypeError(
+                "idempotency_key", "expected a non-empty str"
+            )
+        check_header_value("idempotency_key", key)
+    given = [k for k in headers if k.lower() == "idempotency-key"]
+    if key is not None or not given:
+        for name in given:
+            del headers[name]
+        headers[IDEMPOTENCY_HEADER] = key or _new_key()
 
 
 def _secret_of(authorization: str) -> bytes:

@@ -45,7 +45,8 @@ from ._exceptions import (
     StreamIdleTimeoutError,
     UsageError,
 )
-from ._timers import watchdog
+from ._timers import Watchdog, watchdog
+from ._types import NOT_GIVEN, NotGiven
 
 __all__ = [
     "ACCEPT",
@@ -297,9 +298,9 @@ class HTTPResponse:
 
     __slots__ = (
         "_pool",
+        "_request_id",
         "_resp",
         "content_type",
-        "request_id",
         "status",
     )
 
@@ -310,17 +311,31 @@ class HTTPResponse:
         raw: CIMultiDictProxy[str] = resp.headers
         # Parsed here rather than with aiohttp's full MIME parser: only the media
         # type matters ("text/event-stream; charset=utf-8" -> "text/event-stream").
-        ctype = raw.get("Content-Type", "")
-        media = ctype.partition(";")[0].strip().lower()
+        ctype = raw.get(CONTENT_TYPE, "")
         # Shared strings for the usual answers (a held stream keeps this).
-        self.content_type: str = _MEDIA_TYPES.get(media, media)
-        self.request_id: str | None = raw.get("x-request-id") or None
-        if self.request_id is None:
+        media = _MEDIA_TYPES.get(ctype)
+        if media is None:
+            media = ctype.partition(";")[0].strip().lower()
+            media = _MEDIA_TYPES.get(media, media)
+        self.content_type: str = media
+        self._request_id: str | None | NotGiven = NOT_GIVEN
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id for this response, from the first of the usual
+        headers present (looked up on first use: only errors, logs and
+        metrics need it, and a missing header costs several lookups)."""
+        request_id = self._request_id
+        if isinstance(request_id, NotGiven):
+            raw = self._resp.headers
+            request_id = None
             for name in _REQUEST_ID_HEADERS:
                 value = raw.get(name)
                 if value:
-                    self.request_id = value
+                    request_id = value
                     break
+            self._request_id = request_id
+        return request_id
 
     async def read(
         self, *, idle: float | None, deadline: float | None, limit: int
@@ -523,8 +538,10 @@ class Transport:
         self._user_session = session
         self._ssl = ssl_context
         self._trace_configs = list(trace_configs)
+        # Per loop: our session, its pool slots and the loop's watchdog (held
+        # here, so that it is not looked up per request).
         self._sessions: dict[
-            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, _Pool]
+            asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, _Pool, Watchdog]
         ] = {}
         self._watchers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
@@ -560,10 +577,10 @@ class Transport:
 
     async def _open_session(
         self, loop: asyncio.AbstractEventLoop
-    ) -> tuple[aiohttp.ClientSession, _Pool]:
+    ) -> tuple[aiohttp.ClientSession, _Pool, Watchdog]:
         self._forget_dead_loops()
         session = self._new_session()
-        entry = (session, _Pool(self._pool_size()))
+        entry = (session, _Pool(self._pool_size()), watchdog(loop))
         self._sessions[loop] = entry
         watcher = self._watch_loop(loop, session)
         await watcher.__anext__()
@@ -587,7 +604,7 @@ class Transport:
 
     def _forget_dead_loops(self) -> None:
         for loop in [lp for lp in self._sessions if lp.is_closed()]:
-            session, _ = self._sessions.pop(loop)
+            session = self._sessions.pop(loop)[0]
             self._watchers.pop(loop, None)
             # The loop is gone, so nothing can be awaited: detach so aiohttp
             # does not warn about a session we can no longer close.
@@ -597,7 +614,7 @@ class Transport:
         """Close every session this transport created; no request is sent after."""
         self._closed = True
         loop = asyncio.get_running_loop()
-        for other, (session, _) in list(self._sessions.items()):
+        for other, (session, _, _) in list(self._sessions.items()):
             del self._sessions[other]
             self._watchers.pop(other, None)
             if other is loop:
@@ -613,7 +630,7 @@ class Transport:
     def stats(self) -> tuple[int, int]:
         """(responses holding a pool slot, requests waiting for one), all loops."""
         in_use = waiting = 0
-        for _, pool in self._sessions.values():
+        for _, pool, _ in self._sessions.values():
             in_use += pool.size - pool.free
             waiting += sum(not w.done() for w in pool.waiters)
         return in_use, waiting
@@ -661,18 +678,19 @@ class Transport:
                 raise ClientClosedError(
                     "the aiohttp session passed as session= is closed"
                 )
+            dog = watchdog(loop)
         else:
+            # (An entry's session is open: whoever closes it removes the entry.)
             entry = self._sessions.get(loop)
-            if entry is None or entry[0].closed:
+            if entry is None:
                 entry = await self._open_session(loop)
-            session, pool = entry
+            session, pool, dog = entry
             if pool.free > 0 and not pool.waiters:
                 pool.free -= 1
             else:
                 await pool.acquire(timeouts.pool, deadline)
         first_byte = timeouts.first_byte
         expiry = None
-        dog = watchdog(loop)
         if first_byte is not None or deadline is not None:
             # The limit runs from issuing the request, so a new connection's
             # set-up counts too (it also has its own, usually shorter, limit).
@@ -690,7 +708,7 @@ class Transport:
                 headers=headers,
                 allow_redirects=False,
                 raise_for_status=False,  # a caller's session may default to True
-                timeout=self._aiohttp_timeout(connect),
+                timeout=self._timeouts.get(connect) or self._aiohttp_timeout(connect),
             )
         except asyncio.CancelledError:
             if pool is not None:

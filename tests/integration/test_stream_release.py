@@ -60,7 +60,7 @@ def in_use(client: AsyncOrq) -> int:
     transport = client._transport
     acquired = 0
     if transport is not None:
-        for session, _ in transport._sessions.values():
+        for session, *_ in transport._sessions.values():
             assert session.connector is not None
             acquired += len(session.connector._acquired)
     assert acquired <= in_pool

@@ -84,18 +84,11 @@ def open_sockets() -> int:
 
 
 def _entries(client: AsyncOrq) -> list[tuple[Any, Any]]:
-    """(aiohttp session, our pool or None) per event loop; the transport's
-    layout changed over time, so both shapes are read."""
+    """(aiohttp session, our pool) per event loop."""
     transport = client._transport
     if transport is None:
         return []
-    out: list[tuple[Any, Any]] = []
-    for entry in transport._sessions.values():
-        if isinstance(entry, tuple):
-            out.append((entry[0], entry[1]))
-        else:
-            out.append((entry, None))
-    return out
+    return [(entry[0], entry[1]) for entry in transport._sessions.values()]
 
 
 def pool_in_use(client: AsyncOrq) -> int:
