@@ -86,19 +86,19 @@ class EventStream(Generic[T]):
         "_finished",
         "_first_chunk_at",
         "_loop",
-        "_next",
         "_on_chunk",
         "_parser",
         "_pending_error",
         "_reading",
         "_response",
         "_state",
+        "_steady",
+        "_other_chunks",
         "_text",
         "_timer",
         "_top_index",
         "_usage",
         "_waiting_since",
-        "chunks_received",
     )
 
     def __init__(
@@ -114,9 +114,12 @@ class EventStream(Generic[T]):
         self._decode = decoder
         self._parser = SSEDecoder(max_event_size=max_event_size)
         # The current read's events (feed_data: a message's data as bare bytes).
+        # The current read's events, last first (feed_data: messages as bytes).
         self._events: list[bytes | ServerSentEvent] = _NO_EVENTS
-        self._next = 0
         self._state = _OPEN
+        # Whether __anext__ may take its fast path: open, the first chunk
+        # delivered, no on_chunk hook. Cleared whenever _state changes.
+        self._steady = False
         # Bit i set: choice i had a finish_reason (an int: no allocation).
         self._finished = 0
         self._top_index = 0
@@ -130,8 +133,8 @@ class EventStream(Generic[T]):
         self._timer: weakref.ref[Watched] | None = None
         self._waiting_since = 0.0
         self._reading = False
-        #: Chunks handed to the caller so far.
-        self.chunks_received = 0
+        # Chunks delivered that added no text to _text (see chunks_received).
+        self._other_chunks = 0
         self._bytes = 0
         self._first_chunk_at: float | None = None
         self._pending_error: OrqError | None = None
@@ -144,6 +147,12 @@ class EventStream(Generic[T]):
     def request_id(self) -> str | None:
         """The server's request id for the response being streamed."""
         return self._response.request_id
+
+    @property
+    def chunks_received(self) -> int:
+        """Chunks handed to the caller so far."""
+        # Each chunk of choice 0 added one piece of text; the rest are counted.
+        return len(self._text) + self._other_chunks
 
     @property
     def attempts(self) -> int:
@@ -240,16 +249,41 @@ class EventStream(Generic[T]):
     # -- iteration ----------------------------------------------------------
 
     async def __anext__(self) -> T:
+        events = self._events
+        if events and self._steady:
+            # The steady state: after the first chunk, no on_chunk hook, the
+            # next parsed event a message of choice 0 that decodes. Anything
+            # else goes back and takes the general loop below.
+            data = events.pop()
+            if type(data) is bytes and data != _DONE:
+                try:
+                    chunk = self._decode(data)
+                    first = chunk.choices[0]  # type: ignore[attr-defined]
+                except (*_DECODE_ERRORS, IndexError):
+                    pass
+                else:
+                    if first.index == 0:
+                        # _track(), inlined for the common chunk.
+                        self._text.append(first.text)
+                        if first.finish_reason is not None:
+                            self._finished |= 1
+                        usage = chunk.usage  # type: ignore[attr-defined]
+                        if usage is not None:
+                            self._usage = usage
+                    else:
+                        self._track(chunk)
+                    return chunk
+            events.append(data)
         if self._state != _OPEN:
             raise self._ended_error()
         waiting = False
         try:
             call = self._call
             while True:
+                # The current read's events, last first (pop() takes the next).
                 events = self._events
-                while self._next < len(events):
-                    data = events[self._next]
-                    self._next += 1
+                while events:
+                    data = events.pop()
                     error: OrqError
                     if type(data) is not bytes:
                         # Not a "message" (feed_data gives those as bare data).
@@ -272,29 +306,7 @@ class EventStream(Generic[T]):
                             await self._restart(error)
                             break
                         raise error from None
-                    choices = chunk.choices  # type: ignore[attr-defined]
-                    first = choices[0] if choices else None
-                    if (
-                        first is not None
-                        and first.index == 0
-                        and self._first_chunk_at is not None
-                    ):
-                        # The common chunk (choice 0, not the first): _track(),
-                        # inlined, since this runs for nearly every chunk.
-                        self.chunks_received += 1
-                        self._text.append(first.text)
-                        if first.finish_reason is not None:
-                            self._finished |= 1
-                        usage = chunk.usage  # type: ignore[attr-defined]
-                        if usage is not None:
-                            self._usage = usage
-                    else:
-                        self._track(chunk)
-                    if self._next == len(events):
-                        # Spent: don't keep this read's events alive while the
-                        # caller holds the stream.
-                        self._events = _NO_EVENTS
-                        self._next = 0
+                    self._track(chunk)
                     if self._on_chunk is not None:
                         await call_hook(
                             self._on_chunk,
@@ -350,12 +362,13 @@ class EventStream(Generic[T]):
                     self._bytes += len(data)
                     parser = self._parser
                     try:
-                        self._events = parser.feed_data(data)
+                        events = parser.feed_data(data)
                     except SSEProtocolError as exc:
                         self._protocol_error(exc)
                         continue
-                    self._next = 0
-                    if not self._events and parser.receiving_data:
+                    events.reverse()
+                    self._events = events
+                    if not events and parser.receiving_data:
                         # Part of a data event arrived: that is progress, not idling.
                         self._waiting_since = self._loop.time()
         except StopAsyncIteration:
@@ -399,8 +412,7 @@ class EventStream(Generic[T]):
         exc.request_id = self.request_id
         if isinstance(exc, EventTooLargeError) and exc.events:
             # Deliver what completed before the oversized event, then raise.
-            self._events = list(exc.events)  # type: ignore[arg-type]
-            self._next = 0
+            self._events = [*reversed(exc.events)]  # type: ignore[list-item]
             self._pending_error = exc
             return
         raise exc
@@ -408,16 +420,16 @@ class EventStream(Generic[T]):
     async def _at_eof(self) -> None:
         """The body ended: flush the parser, then end or report truncation."""
         try:
-            self._events = [*self._parser.end()]
+            self._events = [*reversed(self._parser.end())]
         except SSEProtocolError as exc:
             self._protocol_error(exc)
             return
-        self._next = 0
         if self._events:
             return
         # Clean end of the body without [DONE].
         if self._finished and self._finished == (2 << self._top_index) - 1:
             self._state = _DONE_STATE
+            self._steady = False
             self._release()
             raise StopAsyncIteration
         error = IncompleteStreamError(
@@ -446,7 +458,6 @@ class EventStream(Generic[T]):
         self._check_content_type(response)
         self._parser = SSEDecoder(max_event_size=self._parser.max_event_size)
         self._events = _NO_EVENTS
-        self._next = 0
 
     # -- helpers --------------------------------------------------------------
 
@@ -457,20 +468,24 @@ class EventStream(Generic[T]):
         for :attr:`partial_text` is choice 0's, and a stream without ``[DONE]``
         ends normally only once every choice seen has a ``finish_reason``.
         """
-        self.chunks_received += 1
         if self._first_chunk_at is None:
             self._first_chunk_at = self._loop.time()
             self._call.forget_request()  # no retry is possible from now on
+            self._steady = self._on_chunk is None and self._state == _OPEN
         choices = chunk.choices  # type: ignore[attr-defined]
         if choices:
             first = choices[0]
             index = first.index
             if index == 0:
-                self._text.append(first.text)
-            elif index > self._top_index:
-                self._top_index = index
+                self._text.append(first.text)  # counts as a chunk too
+            else:
+                self._other_chunks += 1
+                if index > self._top_index:
+                    self._top_index = index
             if first.finish_reason is not None:
                 self._finished |= 1 << index
+        else:
+            self._other_chunks += 1
         usage = chunk.usage  # type: ignore[attr-defined]
         if usage is not None:
             self._usage = usage
@@ -544,7 +559,9 @@ class EventStream(Generic[T]):
 
     async def _finish(self) -> None:
         self._state = _DONE_STATE
-        self._cancel_timer()
+        self._steady = False
+        if self._timer is not None:
+            self._cancel_timer()
         await self._response.drain(DEFAULT_DRAIN_TIMEOUT)
 
     def _release(self) -> None:
@@ -555,10 +572,11 @@ class EventStream(Generic[T]):
             self._response.close()
 
     def _close(self, state: int) -> None:
-        if self._state == _OPEN or state == _CLIENT_CLOSED:
-            if self._state == _OPEN:
-                self._state = state
-        self._cancel_timer()
+        self._steady = False
+        if self._state == _OPEN:
+            self._state = state
+        if self._timer is not None:
+            self._cancel_timer()
         self._response.close()  # idempotent; frees the pool slot exactly once
 
     def _client_closed(self) -> None:

@@ -297,6 +297,7 @@ class HTTPResponse:
     """
 
     __slots__ = (
+        "_done",
         "_pool",
         "_request_id",
         "_resp",
@@ -307,6 +308,7 @@ class HTTPResponse:
     def __init__(self, resp: aiohttp.ClientResponse, pool: _Pool | None) -> None:
         self._resp = resp
         self._pool = pool
+        self._done = False  # released or closed (by us)
         self.status: int = resp.status
         raw: CIMultiDictProxy[str] = resp.headers
         # Parsed here rather than with aiohttp's full MIME parser: only the media
@@ -471,13 +473,17 @@ class HTTPResponse:
 
     def release(self) -> None:
         """Give the connection back to the pool (only after the body ended)."""
-        self._resp.release()
-        self._free_slot()
+        if not self._done:
+            self._done = True
+            self._resp.release()
+            self._free_slot()
 
     def close(self) -> None:
-        """Drop the connection now (never reused)."""
-        self._resp.close()
-        self._free_slot()
+        """Drop the connection now (never reused); nothing once released."""
+        if not self._done:
+            self._done = True
+            self._resp.close()
+            self._free_slot()
 
     def _free_slot(self) -> None:
         pool, self._pool = self._pool, None
@@ -487,7 +493,7 @@ class HTTPResponse:
     @property
     def closed(self) -> bool:
         """Closed or released, and its pool slot freed."""
-        return self._pool is None and self._resp.closed
+        return self._done
 
     async def drain(self, seconds: float) -> None:
         """Read what is left of the body for at most ``seconds``, then release

@@ -316,6 +316,37 @@ async def test_in_band_error_before_any_chunk_without_retries_raises(
     assert len(server.requests) == 1
 
 
+async def test_chunks_without_choices_between_others_of_the_same_read(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    # One write: a usage-only chunk (choices: []) among ordinary ones, as with
+    # OpenAI's stream_options.include_usage, and one for choice 1.
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    server.enqueue(
+        stream_of(
+            [
+                frame("a")
+                + frame("b")
+                + frame("", choices=[])
+                + sse_frame(completion_chunk("x", index=1))
+                + frame("c", "stop")
+                + frame("", choices=[], usage=usage)
+                + DONE
+            ]
+        )
+    )
+    stream = await client.router.completions.create(
+        model=MODEL, prompt="Hi", stream=True
+    )
+    shapes = [[(c.index, c.text) for c in chunk.choices] async for chunk in stream]
+
+    assert shapes == [[(0, "a")], [(0, "b")], [], [(1, "x")], [(0, "c")], []]
+    assert stream.chunks_received == 6
+    assert stream.partial_text == "abc"
+    assert stream.usage is not None
+    assert stream.usage.total_tokens == 5
+
+
 # -- payload faults ---------------------------------------------------------------
 
 
