@@ -5,7 +5,8 @@ realistic ~250-byte legacy-completion events (the same bytes the benchmark serve
 sends) is cut into random 1-16 KiB pieces, and each decoder is fed those pieces as
 a network read would hand them over:
 
-* ``orq_async`` :class:`orq_async._sse.SSEDecoder`, parse only, and parse + typed
+* ``orq_async`` :meth:`orq_async.SSEDecoder.feed_data` (what the client's streams
+  use: each message event as its data bytes), parse only, and parse + typed
   decode with the package's ``CHUNK_DECODER`` (msgspec);
 * ``naive``: ``buf.split(b"\\n\\n")`` + slice + the same msgspec decode, the floor
   (not spec-compliant: no CR line ends, no multi-line data, no comments, no BOM);
@@ -63,7 +64,7 @@ def cut(stream: bytes, seed: int = 1234) -> list[bytes]:
 
 def orq_parse(pieces: list[bytes]) -> int:
     d = SSEDecoder()
-    feed = d.feed
+    feed = d.feed_data
     n = 0
     for p in pieces:
         n += len(feed(p))
@@ -72,12 +73,13 @@ def orq_parse(pieces: list[bytes]) -> int:
 
 def orq_parse_decode(pieces: list[bytes]) -> int:
     d = SSEDecoder()
-    feed = d.feed
+    feed = d.feed_data
     n = 0
     for p in pieces:
-        for ev in feed(p):
-            decode(ev.data)
-            n += 1
+        for item in feed(p):
+            if type(item) is bytes:  # a message event's data
+                decode(item)
+                n += 1
     return n
 
 
@@ -171,14 +173,15 @@ def single_event(number: int) -> dict[str, float]:
     """One event per feed, on a decoder that already started (the common read)."""
     frame = sse_frame(chunk_payload(3, 100))
     d = SSEDecoder()
-    d.feed(frame)
-    feed = d.feed
+    d.feed_data(frame)
+    feed = d.feed_data
     out: dict[str, float] = {}
 
     def orq() -> None:
         for _ in range(number):
-            for ev in feed(frame):
-                decode(ev.data)
+            for item in feed(frame):
+                if type(item) is bytes:
+                    decode(item)
 
     def naive() -> None:
         for _ in range(number):
