@@ -248,6 +248,12 @@ def print_report(results: dict[str, Any]) -> None:
             continue
         floor = per["raw"]["median"]
         print(f"{title}  [{unit}, median; ratio to the raw floor]")
+        paired = results["paired"][scenario]
+        print(
+            "  orq_async / raw run by run: median "
+            f"{paired['median']:.2f} of "
+            + ", ".join(f"{x:.2f}" for x in sorted(paired["values"]))
+        )
         for client in CLIENT_ORDER:
             v = per[client]["median"]
             runs = ", ".join(f"{x:.2f}" for x in per[client]["values"])
@@ -348,6 +354,8 @@ def results_md(results: dict[str, Any]) -> str:
         for t in results["targets"]
     )
     cfg = results["config"]
+    stream_pairs = results["paired"].get("stream", {}).get("values", [])
+    paired_stream = ", ".join(f"{x:.2f}" for x in sorted(stream_pairs)) or "n/a"
     return f"""## Benchmarks
 
 `benchmarks/` compares `orq_async` with the official `orq-ai-sdk`, `openai`'s
@@ -377,7 +385,9 @@ client's own cost per chunk); **paced streaming**, the same with one chunk every
 2 ms (about one event per read, as from a real model: the event loop's wake-up per
 chunk dominates); **non-streaming**, {cfg["concurrency"]} concurrent completions of
 {cfg["tokens"]} tokens; **memory**, {cfg["streams"]} concurrent slow streams. The
-`orq_async` and raw-floor numbers are medians of {cfg["repeats"]} interleaved runs.
+`orq_async` and raw-floor numbers are medians of {cfg["repeats"]} interleaved runs;
+run by run (each `orq_async` run over the raw run just before it), the streaming
+ratios were {paired_stream} (lowest to highest).
 
 ![benchmark chart](benchmarks/results.png)
 
@@ -415,7 +425,7 @@ def main() -> None:
         "tokens": 100,
         "streams": 300 if quick else 1000,
         "min_cpu": 0.3 if quick else 1.0,
-        "repeats": 1 if quick else 5,
+        "repeats": 1 if quick else 7,
         "quick": quick,
     }
     common = [
@@ -431,6 +441,7 @@ def main() -> None:
         "machine": machine(),
         "config": cfg,
         "clients": {},
+        "paired": {},
     }
     server = Server()
     results["server_loop"] = server.loop
@@ -451,6 +462,16 @@ def main() -> None:
                 runs[client].append(r)
                 unit = METRICS[scenario][1]
                 print(f"  {scenario:7s} {client:10s} {r[key]:10.2f} {unit}")
+            # Each orq_async run over the raw run just before it: the machine's
+            # drift over minutes (±20 % seen on shared VMs) mostly cancels out.
+            paired = [
+                o[key] / r[key]
+                for r, o in zip(runs["raw"], runs["orq_async"], strict=True)
+            ]
+            results["paired"][scenario] = {
+                "median": statistics.median(paired),
+                "values": paired,
+            }
             results["clients"][scenario] = {
                 c: {
                     "median": statistics.median(r[key] for r in rs),
