@@ -6,7 +6,7 @@ every exit path, including a ``break`` without ``async with`` (``__del__`` runs 
 soon as the last reference goes) and the client's ``aclose()``.
 
 Time limits while streaming: one anyio cancel scope per chunk would cost more
-than the whole parse and decode (about 7 µs against about 1.5 µs), so the idle
+than the whole parse and decode (about 7 µs against about 1 µs), so the idle
 limit and the overall deadline are checked by the loop's shared watchdog timer
 (``_timers``), lazily: when it finds the reader waiting past a limit it fails
 the pending read with the typed timeout (``HTTPResponse.abort_read``); nothing
