@@ -87,13 +87,13 @@ class EventStream(Generic[T]):
         "_first_chunk_at",
         "_loop",
         "_on_chunk",
+        "_other_chunks",
         "_parser",
         "_pending_error",
         "_reading",
         "_response",
         "_state",
         "_steady",
-        "_other_chunks",
         "_text",
         "_timer",
         "_top_index",
@@ -113,7 +113,6 @@ class EventStream(Generic[T]):
         self._response = response
         self._decode = decoder
         self._parser = SSEDecoder(max_event_size=max_event_size)
-        # The current read's events (feed_data: a message's data as bare bytes).
         # The current read's events, last first (feed_data: messages as bytes).
         self._events: list[bytes | ServerSentEvent] = _NO_EVENTS
         self._state = _OPEN
