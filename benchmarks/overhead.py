@@ -7,7 +7,8 @@ with a response whose body (``--tokens`` chunks of the benchmark server's ~250
 bytes, then ``[DONE]``) is already in its ``StreamReader``. What is left is the
 work of the client in Python and C: building and validating the request,
 parsing, decoding and accounting for the chunks, releasing the response. The
-``raw`` client is the loop of ``clients.RawClient`` on the same fake.
+clients are those of ``clients.py`` (``orq_async`` and the ``raw`` floor),
+unchanged.
 
 Wall time in process is noisy on a shared machine; for numbers that do not
 drift, count instructions instead, e.g. (per stream: the difference of two runs
@@ -23,22 +24,18 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import msgspec
 from aiohttp.base_protocol import BaseProtocol
 from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clients import API_KEY, FAST_MODEL, PROMPT
+from clients import CLIENTS
 from server import chunk_payload, sse_frame
-
-import orq_async
-from orq_async._codec import CHUNK_DECODER
 
 URL = "http://127.0.0.1:9"  # never connected to
 
@@ -63,83 +60,55 @@ class _FakeResponse:
         self.closed = True
 
 
-def fake_post(body: bytes) -> Callable[..., Awaitable[_FakeResponse]]:
+class _FakeRequest:
+    """What ``ClientSession.post`` returns: awaitable, or an async context
+    manager that releases the response on exit (as aiohttp's is)."""
+
+    def __init__(self, response: _FakeResponse) -> None:
+        self._response = response
+
+    def __await__(self) -> Generator[Any, None, _FakeResponse]:
+        return self._get().__await__()
+
+    async def _get(self) -> _FakeResponse:
+        return self._response
+
+    async def __aenter__(self) -> _FakeResponse:
+        return self._response
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._response.release()
+
+
+def fake_post(body: bytes) -> Callable[..., _FakeRequest]:
     protocol: list[BaseProtocol] = []
 
-    async def post(self: aiohttp.ClientSession, url: str, **kwargs: Any) -> Any:
+    def post(self: aiohttp.ClientSession, url: str, **kwargs: Any) -> _FakeRequest:
         if not protocol:
             protocol.append(BaseProtocol(asyncio.get_running_loop()))
-        return _FakeResponse(body, protocol[0])
+        return _FakeRequest(_FakeResponse(body, protocol[0]))
 
     return post
 
 
-async def run(client: str, tokens: int, streams: int, quiet: bool) -> None:
+async def run(name: str, tokens: int, streams: int, quiet: bool) -> None:
     body = b"".join(sse_frame(chunk_payload(i, tokens)) for i in range(tokens))
     aiohttp.ClientSession.post = fake_post(body + b"data: [DONE]\n\n")  # type: ignore[method-assign, assignment]
-    orq = orq_async.AsyncOrq(api_key=API_KEY, server_url=URL, retries=0)
-    session = aiohttp.ClientSession()
-    encode = msgspec.json.Encoder().encode
-    decode = CHUNK_DECODER.decode
-
-    async def with_orq_async() -> None:
-        stream = await orq.router.completions.create(
-            model=FAST_MODEL, prompt=PROMPT, max_tokens=tokens, stream=True
-        )
-        async with stream:
-            async for chunk in stream:
-                chunk.choices[0].text  # noqa: B018
-
-    async def with_raw() -> None:
-        # clients.RawClient.stream, on the fake.
-        data = encode(
-            {
-                "model": FAST_MODEL,
-                "prompt": PROMPT,
-                "max_tokens": tokens,
-                "stream": True,
-            }
-        )
-        headers = {
-            "Authorization": f"Bearer {API_KEY}",
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream",
-        }
-        resp = await session.post(URL, data=data, headers=headers)
-        content = resp.content
-        buf = b""
-        done = False
-        while not done:
-            piece = await content.readany()
-            if not piece:
-                break
-            buf += piece
-            *blocks, buf = buf.split(b"\n\n")
-            for block in blocks:
-                if block.startswith(b"data: "):
-                    payload = block[6:]
-                    if payload == b"[DONE]":
-                        done = True
-                        break
-                    decode(payload).choices[0].text  # noqa: B018
-        while await content.readany():
-            pass
-        resp.release()
-
-    one = with_orq_async if client == "orq_async" else with_raw
+    # The benchmark's own clients, unchanged: only the network is gone.
+    client = CLIENTS[name](URL, 64)
+    await client.start()
     for _ in range(50):  # warm-up
-        await one()
+        await client.stream(tokens)
     started = time.perf_counter()
     for _ in range(streams):
-        await one()
+        await client.stream(tokens)
     elapsed = time.perf_counter() - started
     if not quiet:
         print(
-            f"{client}: {elapsed / streams * 1e6:.2f} µs per stream of {tokens} "
+            f"{name}: {elapsed / streams * 1e6:.2f} µs per stream of {tokens} "
             f"chunk(s), {streams} streams"
         )
-    await session.close()
-    await orq.aclose()
+    await client.aclose()
 
 
 def main() -> None:
