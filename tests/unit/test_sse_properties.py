@@ -366,6 +366,31 @@ def test_feed_data_size_limit_keeps_earlier_events(
         assert items == bare(reference_parse(stream))
 
 
+@settings(deadline=None, max_examples=200)
+@given(
+    stream=st.one_of(sse_wire(), near_fast_wire()),
+    cuts=_cuts,
+    limit=st.integers(min_value=1, max_value=40),
+)
+def test_feed_size_limit_error_carries_the_earlier_events(
+    stream: bytes, cuts: list[int], limit: int
+) -> None:
+    # feed() builds its events from the same core as feed_data(): the events an
+    # EventTooLargeError carries are whole ServerSentEvents, id and retry included.
+    decoder = SSEDecoder(max_event_size=limit)
+    events: list[ServerSentEvent] = []
+    try:
+        for piece in pieces_of(stream, cuts):
+            events += decoder.feed(piece)
+    except EventTooLargeError as exc:
+        assert all(type(e) is ServerSentEvent for e in exc.events)
+        events += exc.events  # type: ignore[arg-type]
+        assert events == reference_parse(stream)[: len(events)]
+    else:
+        events += decoder.end()
+        assert events == reference_parse(stream)
+
+
 # -- (b) totality ----------------------------------------------------------------------
 
 _interesting_bytes = st.lists(
