@@ -714,7 +714,7 @@ class Transport:
                 headers=headers,
                 allow_redirects=False,
                 raise_for_status=False,  # a caller's session may default to True
-                timeout=self._timeouts.get(connect) or self._aiohttp_timeout(connect),
+                timeout=self._aiohttp_timeout(connect),
             )
         except asyncio.CancelledError:
             if pool is not None:
