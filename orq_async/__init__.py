@@ -21,6 +21,7 @@ from ._exceptions import APIError as APIError
 from ._exceptions import APITimeoutError as APITimeoutError
 from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import CertificateVerificationError as CertificateVerificationError
 from ._exceptions import ClientClosedError as ClientClosedError
 from ._exceptions import ConflictError as ConflictError
 from ._exceptions import ConnectTimeoutError as ConnectTimeoutError
@@ -36,6 +37,7 @@ from ._exceptions import OrqError as OrqError
 from ._exceptions import PermissionDeniedError as PermissionDeniedError
 from ._exceptions import PoolTimeoutError as PoolTimeoutError
 from ._exceptions import ProtocolError as ProtocolError
+from ._exceptions import ProxyError as ProxyError
 from ._exceptions import RateLimitError as RateLimitError
 from ._exceptions import RequestTimeoutError as RequestTimeoutError
 from ._exceptions import ResponseDecodeError as ResponseDecodeError
@@ -55,6 +57,8 @@ from ._hooks import RequestEvent as RequestEvent
 from ._hooks import ResponseEvent as ResponseEvent
 from ._hooks import RetryEvent as RetryEvent
 from ._hooks import StreamMetrics as StreamMetrics
+from ._public import publish as _publish
+from ._resources import CompletionCreateParams as CompletionCreateParams
 from ._resources import CompletionParams as CompletionParams
 from ._retry import BackoffStrategy as BackoffStrategy
 from ._retry import RetryConfig as RetryConfig
@@ -64,36 +68,37 @@ from ._sse import SSEDecoder as SSEDecoder
 from ._streaming import EventStream as EventStream
 from ._sync import Orq as Orq
 from ._sync import Stream as Stream
+from ._telemetry import Telemetry as Telemetry
 from ._types import NOT_GIVEN as NOT_GIVEN
 from ._types import NotGiven as NotGiven
 from ._version import __version__ as __version__
-from ._wire import AgenticRagConfig as AgenticRagConfig
-from ._wire import Cache as Cache
-from ._wire import Completion as Completion
-from ._wire import CompletionChoice as CompletionChoice
-from ._wire import CompletionChunk as CompletionChunk
-from ._wire import CompletionRequest as CompletionRequest
-from ._wire import CompletionTokensDetails as CompletionTokensDetails
-from ._wire import ErrorBody as ErrorBody
-from ._wire import ErrorDetail as ErrorDetail
-from ._wire import Fallback as Fallback
-from ._wire import Identity as Identity
-from ._wire import KnowledgeBase as KnowledgeBase
-from ._wire import LoadBalancer as LoadBalancer
-from ._wire import LoadBalancerModel as LoadBalancerModel
-from ._wire import OrqConfig as OrqConfig
-from ._wire import PiiRedactionPlugin as PiiRedactionPlugin
-from ._wire import PromptReference as PromptReference
-from ._wire import PromptTokensDetails as PromptTokensDetails
-from ._wire import RerankConfig as RerankConfig
-from ._wire import Retry as Retry
-from ._wire import SearchOptions as SearchOptions
-from ._wire import ThinkingAdaptive as ThinkingAdaptive
-from ._wire import ThinkingDisabled as ThinkingDisabled
-from ._wire import ThinkingEnabled as ThinkingEnabled
-from ._wire import Thread as Thread
-from ._wire import Timeout as Timeout
-from ._wire import Usage as Usage
+from .types import AgenticRagConfig as AgenticRagConfig
+from .types import Cache as Cache
+from .types import Completion as Completion
+from .types import CompletionChoice as CompletionChoice
+from .types import CompletionChunk as CompletionChunk
+from .types import CompletionRequest as CompletionRequest
+from .types import CompletionTokensDetails as CompletionTokensDetails
+from .types import ErrorBody as ErrorBody
+from .types import ErrorDetail as ErrorDetail
+from .types import Fallback as Fallback
+from .types import Identity as Identity
+from .types import KnowledgeBase as KnowledgeBase
+from .types import LoadBalancer as LoadBalancer
+from .types import LoadBalancerModel as LoadBalancerModel
+from .types import OrqConfig as OrqConfig
+from .types import PiiRedactionPlugin as PiiRedactionPlugin
+from .types import PromptReference as PromptReference
+from .types import PromptTokensDetails as PromptTokensDetails
+from .types import RerankConfig as RerankConfig
+from .types import Retry as Retry
+from .types import SearchOptions as SearchOptions
+from .types import ThinkingAdaptive as ThinkingAdaptive
+from .types import ThinkingDisabled as ThinkingDisabled
+from .types import ThinkingEnabled as ThinkingEnabled
+from .types import Thread as Thread
+from .types import Timeout as Timeout
+from .types import Usage as Usage
 
 __all__ = (
     "APIConnectionError",
@@ -105,12 +110,14 @@ __all__ = (
     "BackoffStrategy",
     "BadRequestError",
     "Cache",
+    "CertificateVerificationError",
     "ChunkEvent",
     "ClientClosedError",
     "ClientOptions",
     "Completion",
     "CompletionChoice",
     "CompletionChunk",
+    "CompletionCreateParams",
     "CompletionParams",
     "CompletionRequest",
     "CompletionTokensDetails",
@@ -146,6 +153,7 @@ __all__ = (
     "PromptReference",
     "PromptTokensDetails",
     "ProtocolError",
+    "ProxyError",
     "RateLimitError",
     "RequestEvent",
     "RequestTimeoutError",
@@ -168,6 +176,7 @@ __all__ = (
     "StreamDecodeError",
     "StreamIdleTimeoutError",
     "StreamMetrics",
+    "Telemetry",
     "ThinkingAdaptive",
     "ThinkingDisabled",
     "ThinkingEnabled",
@@ -180,3 +189,5 @@ __all__ = (
     "UsageError",
     "__version__",
 )
+
+_publish(__name__, [globals()[name] for name in __all__])

@@ -6,12 +6,14 @@ Encoders and decoders are module-level singletons, created once at import
 
 from __future__ import annotations
 
+import enum
 import re
 import warnings
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, Union, cast
 
 import msgspec
+import msgspec.inspect as mi
 
 from ._exceptions import (
     InvalidParameterError,
@@ -19,10 +21,18 @@ from ._exceptions import (
     ResponseDecodeError,
     excerpt,
 )
-from ._wire import Completion, CompletionChunk, CompletionRequest, ErrorBody
+from ._wire import (
+    Completion,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionRequest,
+    ErrorBody,
+    Usage,
+)
 
 __all__ = [
     "CHUNK_DECODER",
+    "assemble_completion",
     "HEADER_TOKEN",
     "COMPLETION_DECODER",
     "ERROR_DECODER",
@@ -79,14 +89,18 @@ def check_header_value(field: str, value: str, header: str = "") -> None:
 
 
 def _plain(value: Any) -> Any:
-    """Turn typed structs (anywhere inside ``value``) into plain builtins.
+    """Turn typed structs and enum members (anywhere inside ``value``) into
+    plain builtins.
 
     Dict and struct input then take the same validation path, so they give the
-    same bytes and the same errors.
+    same bytes and the same errors. An enum member goes on the wire as its
+    value: ``str()`` of a ``(str, Enum)`` member would be ``"Model.GPT"``.
     """
     kind = type(value)
     if kind in _SCALARS:
         return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
     if isinstance(value, str):  # a str subclass: send it as the str it is
         return str(value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -98,7 +112,89 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k if type(k) is str else _plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+# --- whole floats for integer fields ------------------------------------------
+#
+# The endpoint documents max_tokens, n, seed... as JSON numbers and the official
+# client accepts ``max_tokens=64.0``. A float with an integral value given for
+# a field the request structs type as ``int`` is sent as that int; any other
+# float (64.5, NaN, inf) is left for msgspec to refuse with the field's path.
+# Where these fields are is read once from the structs themselves.
+
+_INT: Final = "int"
+#: A field tree: ``_INT`` for an integer, else {field or "*": subtree}.
+_Tree = Union[str, dict[str, "_Tree"]]  # noqa: UP007
+
+
+def _merge(a: _Tree, b: _Tree) -> _Tree | None:
+    """The fields of two union members; a field that is an int in one and a
+    struct or list in the other is left alone (None)."""
+    if a == b:
+        return a
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return None
+    merged = dict(a)
+    for key, sub in b.items():
+        both = _merge(merged[key], sub) if key in merged else sub
+        if both is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = both
+    return merged or None
+
+
+def _integer_fields(t: mi.Type) -> _Tree | None:
+    """Where ``t`` holds ``int`` fields; None where it holds none."""
+    if isinstance(t, mi.IntType):
+        return _INT
+    if isinstance(t, mi.UnionType):
+        kinds = [k for k in t.types if not isinstance(k, mi.NoneType)]
+        if all(isinstance(k, mi.IntType) for k in kinds):
+            return _INT
+        if any(isinstance(k, mi.IntType | mi.FloatType | mi.StrType) for k in kinds):
+            return None  # "int or float" (or str): the caller's value stands
+        found: _Tree | None = None
+        for kind in kinds:
+            tree = _integer_fields(kind)
+            if tree is not None:
+                found = tree if found is None else _merge(found, tree)
+                if found is None:
+                    return None
+        return found
+    if isinstance(t, mi.StructType):
+        fields = {f.name: _integer_fields(f.type) for f in t.fields}
+        return {name: sub for name, sub in fields.items() if sub is not None} or None
+    if isinstance(t, mi.ListType):
+        item = _integer_fields(t.item_type)
+        return None if item is None else {"*": item}
+    if isinstance(t, mi.DictType):
+        item = _integer_fields(t.value_type)
+        return None if item is None else {"*": item}
+    return None
+
+
+_INTEGER_FIELDS: Final = cast(
+    "dict[str, _Tree]", _integer_fields(mi.type_info(CompletionRequest))
+)
+
+
+def _whole(value: Any, tree: _Tree) -> Any:
+    """``value`` with every integral float at an ``int`` field made an int."""
+    if isinstance(tree, str):
+        if type(value) is float and value.is_integer():
+            return int(value)
+        return value
+    if type(value) is list:
+        item = tree.get("*")
+        return value if item is None else [_whole(v, item) for v in value]
+    if type(value) is dict:
+        for key, v in value.items():
+            sub = tree.get(key) or tree.get("*")
+            if sub is not None:
+                value[key] = _whole(v, sub)
     return value
 
 
@@ -138,27 +234,28 @@ def build_request(params: Mapping[str, Any]) -> bytes:
     """
     if params.get("model") is None:
         raise InvalidParameterError("model", "is required")
-    prompt = params.get("prompt")
-    if type(prompt) is not str:
-        if prompt is None:
-            raise InvalidParameterError("prompt", "is required")
-        _check_prompt(prompt)
     body: dict[str, Any] = {}
     for key, value in params.items():
-        if type(value) in _SCALARS:  # the usual value: nothing to convert
+        kind = type(value)
+        if kind in _SCALARS:  # the usual value: nothing to convert
             if value is None and key not in _NULLABLE:
                 # Non-nullable optional field explicitly None: leave it off, as
                 # the official SDK does.
                 continue
+            if kind is float and key in _INTEGER_FIELDS:
+                value = _whole(value, _INT)
             body[key] = value
         else:
-            body[key] = _plain(value)
+            value = _plain(value)
+            tree = _INTEGER_FIELDS.get(key)
+            body[key] = value if tree is None else _whole(value, tree)
+    prompt = body.get("prompt")
+    if type(prompt) is not str:
+        if prompt is None:
+            raise InvalidParameterError("prompt", "is required")
+        _check_prompt(prompt)
     if "orq" in body:
-        warnings.warn(
-            "the 'orq' parameter is deprecated by Orq; use the top-level fields",
-            DeprecationWarning,
-            stacklevel=3,  # build_request <- create() <- the caller's line
-        )
+        _warn_deprecated(body["orq"])
     if "fallback_on_codes" in body or "orq" in body:
         _check_unique_codes(body)
     try:
@@ -171,6 +268,21 @@ def build_request(params: Mapping[str, Any]) -> bytes:
         # An object msgspec cannot encode inside a free-form field (orq.inputs,
         # filter_by, metadata), or an integer past 64 bits.
         raise InvalidParameterTypeError("<body>", f"cannot be encoded: {exc}") from None
+
+
+def _warn_deprecated(orq: object) -> None:
+    # stacklevel 4: _warn_deprecated <- build_request <- create() <- the caller.
+    warnings.warn(
+        "the 'orq' parameter is deprecated by Orq; use the top-level fields",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    if isinstance(orq, dict) and "contact" in orq:
+        warnings.warn(
+            "'orq.contact' is deprecated by Orq; use 'orq.identity'",
+            DeprecationWarning,
+            stacklevel=4,
+        )
 
 
 def _check_unique_codes(body: Mapping[str, Any]) -> None:
@@ -233,3 +345,50 @@ def parse_error_body(body: bytes) -> ErrorBody | None:
     except (msgspec.DecodeError, UnicodeDecodeError):
         # msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string.
         return None
+
+
+def assemble_completion(chunks: Iterable[CompletionChunk]) -> Completion | None:
+    """One :class:`Completion` from the chunks of a streamed answer.
+
+    Each choice's text is joined in order, by ``index``; its ``finish_reason``
+    is the last one given. ``id``, ``model``, ``created`` and
+    ``system_fingerprint`` come from the first chunk that has them, ``usage``
+    from the last chunk that carried it. None when there was no chunk.
+    """
+    first: CompletionChunk | None = None
+    texts: dict[int | float, list[str]] = {}
+    reasons: dict[int | float, str | None] = {}
+    usage: Usage | None = None
+    model = ""
+    created: int | float | str | None = None
+    fingerprint: str | None = None
+    for chunk in chunks:
+        if first is None:
+            first = chunk
+        model = model or chunk.model
+        created = chunk.created if created is None else created
+        fingerprint = fingerprint or chunk.system_fingerprint
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            texts.setdefault(choice.index, []).append(choice.text)
+            if choice.finish_reason is not None or choice.index not in reasons:
+                reasons[choice.index] = choice.finish_reason
+    if first is None:
+        return None
+    return Completion(
+        id=first.id,
+        choices=[
+            CompletionChoice(
+                text="".join(texts[index]),
+                index=index,
+                finish_reason=reasons[index],
+            )
+            for index in sorted(texts)
+        ],
+        object="text_completion",
+        created=created,
+        model=model,
+        system_fingerprint=fingerprint,
+        usage=usage,
+    )

@@ -15,6 +15,8 @@ Everything the client raises on purpose derives from :class:`OrqError`::
     │   └── InternalServerError       >= 500
     ├── APIConnectionError            no usable response (network failure)
     │   ├── StreamConnectionError     the connection dropped mid-stream
+    │   ├── ProxyError                the proxy refused or could not be reached
+    │   ├── CertificateVerificationError  the server's TLS certificate failed
     │   └── APITimeoutError           (also a builtin TimeoutError)
     │       ├── ConnectTimeoutError
     │       ├── PoolTimeoutError
@@ -43,7 +45,10 @@ headers (never the request's) and the response body only.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._chat_wire import ChatCompletion
 
 __all__ = [
     "APIConnectionError",
@@ -51,6 +56,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateVerificationError",
     "ClientClosedError",
     "ConflictError",
     "ConnectTimeoutError",
@@ -66,6 +72,7 @@ __all__ = [
     "PermissionDeniedError",
     "PoolTimeoutError",
     "ProtocolError",
+    "ProxyError",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",
@@ -76,6 +83,7 @@ __all__ = [
     "StreamConsumedError",
     "StreamDecodeError",
     "StreamIdleTimeoutError",
+    "ToolArgumentsError",
     "UnexpectedContentTypeError",
     "UnprocessableEntityError",
     "UsageError",
@@ -263,6 +271,37 @@ class StreamConnectionError(APIConnectionError):
     """Raised when the connection failed after the stream had started."""
 
 
+class ProxyError(APIConnectionError):
+    """Raised when the HTTP proxy could not be reached or refused the request."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        retryable: bool = True,
+    ) -> None:
+        super().__init__(message, request_id=request_id, retryable=retryable)
+        #: The proxy's HTTP status (407, 502, ...); None when it was unreachable.
+        self.status_code = status_code
+
+
+class CertificateVerificationError(APIConnectionError):
+    """Raised when the server's TLS certificate could not be verified."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, retryable=False)
+        #: The host whose certificate failed.
+        self.host = host
+
+
 class APITimeoutError(APIConnectionError, TimeoutError):
     """Raised when a time limit ran out."""
 
@@ -332,7 +371,7 @@ class ResponseDecodeError(ProtocolError):
     ) -> None:
         super().__init__(message, request_id=request_id)
         #: The offending bytes (at most a few hundred).
-        self.raw = raw[: EXCERPT_LIMIT * 4]
+        self.raw: bytes = raw[: EXCERPT_LIMIT * 4]
 
 
 class StreamDecodeError(ResponseDecodeError):
@@ -360,12 +399,16 @@ class IncompleteStreamError(ProtocolError):
         *,
         chunks_received: int,
         partial_text: str = "",
+        partial_completion: ChatCompletion | None = None,
         request_id: str | None = None,
         retryable: bool = False,
     ) -> None:
         super().__init__(message, request_id=request_id, retryable=retryable)
         self.chunks_received = chunks_received
         self.partial_text = partial_text
+        #: For a chat stream: everything assembled before the cut (tool-call
+        #: arguments kept raw, unfinished choices with ``finish_reason`` None).
+        self.partial_completion = partial_completion
 
 
 class StreamAPIError(OrqError):
@@ -395,6 +438,25 @@ class StreamAPIError(OrqError):
         if self.request_id:
             text += f" (request id: {self.request_id})"
         return text
+
+
+class ToolArgumentsError(OrqError, ValueError):
+    """Raised by ``ToolCall.parse_arguments()`` when the arguments are not a
+    JSON object (cut short by ``finish_reason: "length"`` or a dropped stream,
+    or simply invalid).
+
+    :ivar raw: the arguments string exactly as received.
+    :ivar tool_call_id: the call's ``id`` (``None`` if the server sent none).
+    :ivar name: the function name (``None`` if the server sent none).
+    """
+
+    def __init__(
+        self, message: str, *, raw: str, tool_call_id: str | None, name: str | None
+    ) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.tool_call_id = tool_call_id
+        self.name = name
 
 
 class UsageError(OrqError):

@@ -41,6 +41,10 @@ class RequestEvent:
     attempt: int
     idempotency_key: str
     stream: bool
+    #: True when this sends the same attempt again because the pooled
+    #: connection it went out on had been closed by the server while idle
+    #: (no backoff, not counted as a retry).
+    resend: bool = False
 
 
 @final
@@ -92,6 +96,9 @@ class StreamMetrics:
     chunks: int = 0
     bytes: int = 0
     retries: int = 0
+    #: Requests sent again at once after a stale pooled connection failed
+    #: before any response byte (not counted in ``retries``).
+    resends: int = 0
 
 
 @final
@@ -99,7 +106,8 @@ class StreamMetrics:
 class Hooks:
     """Async callbacks for tracing and metrics; each is optional.
 
-    :param on_request: ``await on_request(RequestEvent)`` before each attempt.
+    :param on_request: ``await on_request(RequestEvent)`` before each attempt,
+        and before a re-send on a fresh connection (``event.resend``).
     :param on_response: ``await on_response(ResponseEvent)`` at each attempt's
         response headers.
     :param on_retry: ``await on_retry(RetryEvent)`` before each backoff sleep.

@@ -28,6 +28,7 @@ __all__ = [
     "RetryConfig",
     "RetryDecision",
     "RetryPolicy",
+    "SDK_RETRY_STATUSES",
     "backoff_delay",
     "decide_retry",
     "parse_retry_after",
@@ -38,6 +39,9 @@ __all__ = [
 #: rate limiting; 500/502/503/504 are server or upstream trouble. 501 is not
 #: transient and 529 is left to the gateway's own fallbacks.
 DEFAULT_RETRY_STATUSES = frozenset((408, 409, 429, 500, 502, 503, 504))
+#: What the official SDK retries for this endpoint: the statuses a
+#: :class:`RetryConfig` without ``status_codes_override`` retries here too.
+SDK_RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 
 
 @final
@@ -59,7 +63,9 @@ class RetryConfig:
 
     ``strategy="backoff"`` retries until ``backoff.max_elapsed_time`` runs out;
     any other strategy (``"none"``) makes one attempt.
-    ``status_codes_override`` takes codes or wildcards such as ``"5XX"``.
+    ``status_codes_override`` takes codes or wildcards such as ``"5XX"``;
+    without it the statuses the official SDK retries for this endpoint are
+    retried: 429, 500, 502, 503 and 504.
     """
 
     strategy: str
@@ -167,7 +173,7 @@ def resolve_retries(value: RetriesArg) -> RetryPolicy:
         statuses = (
             _expand_statuses(value.status_codes_override)
             if value.status_codes_override
-            else DEFAULT_RETRY_STATUSES
+            else SDK_RETRY_STATUSES
         )
         b = value.backoff
         if b is None:

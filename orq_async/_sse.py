@@ -4,13 +4,14 @@ Contract: :class:`SSEDecoder` is a pure state machine. The I/O shell hands it wh
 bytes the socket produced (any size, cut anywhere) through :meth:`SSEDecoder.feed` and
 gets back the events those bytes completed; at EOF it calls :meth:`SSEDecoder.end`. It
 never blocks, never awaits, reads no clock and imports nothing from asyncio, anyio or
-aiohttp (``tests/test_layering.py`` checks this). The only exception it raises is
+aiohttp (``tests/unit/test_layering.py`` checks this). The only exception it raises is
 :class:`~orq_async._exceptions.SSEProtocolError` (and its subclass
 :class:`~orq_async._exceptions.EventTooLargeError`).
 
 The rules are the WHATWG "Interpreting an event stream" algorithm:
 https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
-(summarised in ``sse-and-faults.md`` §2). Deliberate choices the spec leaves open:
+(``docs/streaming.md`` describes the behaviour). Deliberate choices the spec leaves
+open:
 
 * We work on **bytes**, not text. CR (0x0D) and LF (0x0A) never occur inside a
   multi-byte UTF-8 sequence, so splitting lines on bytes first is exactly equivalent to
@@ -25,7 +26,6 @@ https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-inte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import final
 
 import msgspec
@@ -67,11 +67,11 @@ class ServerSentEvent(msgspec.Struct, frozen=True, gc=False):
     ``gc=False`` is safe because the fields are atoms (str, bytes, int) and can never
     form a reference cycle.
 
-    :param event: The event type; ``"message"`` when the event had no ``event`` field.
-    :param data: The ``data`` lines joined with LF (the final LF removed), as raw,
+    :ivar event: The event type; ``"message"`` when the event had no ``event`` field.
+    :ivar data: The ``data`` lines joined with LF (the final LF removed), as raw,
         undecoded bytes.
-    :param id: The last event id in effect at dispatch (``""`` if none was ever set).
-    :param retry: The reconnection time, in milliseconds, in effect at dispatch
+    :ivar id: The last event id in effect at dispatch (``""`` if none was ever set).
+    :ivar retry: The reconnection time, in milliseconds, in effect at dispatch
         (``None`` if the stream never set one).
     """
 
@@ -105,20 +105,17 @@ class SSEDecoder:
 
     __slots__ = (
         "_bare",
-        "_block_id",
-        "_block_retry",
+        "_between",
         "_bom_hold",
         "_buf",
         "_data_len",
         "_ended",
         "_event",
         "_id_buf",
-        "_idle",
         "_last_id",
-        "_lf_ok",
         "_max",
-        "_parts",
         "_out",
+        "_parts",
         "_poisoned",
         "_retry",
         "_skip_lf",
@@ -132,8 +129,9 @@ class SSEDecoder:
         # The partial line: bytes after the last line end seen so far. It never holds
         # a CR or LF, so each feed only scans the *new* bytes for line ends: total work
         # stays linear however small the reads (no `buf += piece` then re-scan).
-        # A bytearray, because `+=` on it appends in place (amortised O(1)): a 4 MiB
-        # line arriving in 1 KiB reads costs one copy, not 4096 growing ones.
+        # The first piece is kept as it came; a second one turns it into a bytearray,
+        # whose `+=` appends in place (amortised O(1)): a 4 MiB line arriving in 1 KiB
+        # reads costs one copy, not 4096 growing ones.
         self._buf: bytes | bytearray = b""
         # The spec's data buffer, kept as the list of data values: "value + LF" per
         # line and "remove the last LF" at dispatch is exactly b"\n".join(parts).
@@ -159,24 +157,17 @@ class SSEDecoder:
         self._started = False
         self._bom_hold = b""
         self._poisoned = False
-        # The output list of the feed in progress (see _too_large), else empty.
-        self._out: list[bytes | ServerSentEvent] = _NO_EVENTS
         self._ended = False
-        # Shortcut flags for feed(), kept in sync by _sync_flags():
-        # _lf_ok: started, not poisoned, not ended, so LF-only input may skip the
-        #         general machine's checks;
-        # _idle:  between events with nothing pending (no partial line, empty data
-        #         buffer, no event type, no CRLF half), so whole `data:` blocks can be
-        #         emitted straight from slices. A pending id/retry does not matter:
-        #         those fields took effect when their line was parsed.
-        self._lf_ok = False
-        self._idle = False
+        # The events of the feed in progress (see _too_large), else the shared empty
+        # list, so a finished read's events are not kept alive.
+        self._out: list[bytes | ServerSentEvent] = _NO_EVENTS
         # The feed in progress hands "message" events out as bare data (feed_data).
         self._bare = False
-        # The id and retry in effect for the block path's events of the last feed:
-        # feed() builds its ServerSentEvents from them (see _as_events).
-        self._block_id = ""
-        self._block_retry: int | None = None
+        # True while the fast path may take the next read (kept by _sync_flags):
+        # started, usable, and between events: an empty data buffer, no event type,
+        # no CRLF half pending. A partial line may be pending; a pending id or retry
+        # does not matter (those fields took effect when their line was parsed).
+        self._between = False
 
     @property
     def last_event_id(self) -> str:
@@ -217,12 +208,8 @@ class SSEDecoder:
         :raises SSEProtocolError: if the decoder is poisoned by an earlier error or
             :meth:`end` was already called.
         """
-        try:
-            items = self._feed(data, False)
-        except EventTooLargeError as exc:
-            exc.events = self._as_events(exc.events)  # type: ignore[arg-type]
-            raise
-        return self._as_events(items)
+        self._bare = False  # every event is built as a ServerSentEvent
+        return self._feed(data)  # type: ignore[return-value]
 
     def feed_data(
         self, data: bytes | bytearray | memoryview
@@ -235,131 +222,12 @@ class SSEDecoder:
         given; :attr:`last_event_id` and :attr:`retry` still track them). An
         :class:`EventTooLargeError` carries its earlier events in this form too.
         """
-        return self._feed(data, True)
-
-    def _as_events(
-        self, items: Sequence[bytes | ServerSentEvent]
-    ) -> list[ServerSentEvent]:
-        """``feed()``'s events from ``_feed(data, False)``: there, only the block
-        path gives bare data, and all of it under one id and retry."""
-        event_id, retry = self._block_id, self._block_retry
-        return [
-            ServerSentEvent("message", item, event_id, retry)
-            if type(item) is bytes
-            else item  # type: ignore[misc]
-            for item in items
-        ]
-
-    def _feed(
-        self, data: bytes | bytearray | memoryview, bare: bool
-    ) -> list[bytes | ServerSentEvent]:
-        self._bare = bare
-        if type(data) is not bytes:
-            data = bytes(data)
-        # Anything with a CR in it (`13 in data` is a plain memchr, ~10x cheaper than
-        # `b"\r" in data` on CPython), and the first feeds (BOM) or a dead decoder,
-        # take the general machine. Typical traffic is LF-only and goes below.
-        if (
-            not self._lf_ok
-            and not self._started
-            and not self._bom_hold
-            and len(data) >= len(_BOM)
-            and not self._poisoned
-            and not self._ended
-        ):
-            # The first read decides about the BOM at once when it holds 3 bytes or
-            # more, so a first read full of events still takes the fast paths below.
-            self._started = True
-            if data.startswith(_BOM):
-                data = data[3:]
-            # Nothing was pending before the first bytes: _sync_flags(), known.
-            self._lf_ok = self._idle = True
-        if 13 in data or not self._lf_ok:
-            # Every slow path records its output list, so an EventTooLargeError
-            # can carry the events that completed before it (see _too_large).
-            events: list[bytes | ServerSentEvent] = []
-            self._out = events
-            self._feed_general(data, events)
-            self._out = _NO_EVENTS  # don't keep this read's events alive
-            return events
-        if self._idle:
-            # The commonest read of all: exactly one event, b"data: {...}\n\n", while
-            # nothing is pending. Slicing and comparing is cheaper than method calls
-            # here (about 0.35 us for the whole call). Same result as the line
-            # machine: one `data` line (one space removed), then a blank line that
-            # publishes the id and dispatches a "message".
-            if (
-                data[-2:] == b"\n\n"
-                # No other LF (a second line would make it a multi-line block);
-                # found without copying a read that holds many events.
-                and data.find(b"\n", 6) == len(data) - 2
-                and data[:6] == b"data: "
-                and len(data) - 2 <= self._max
-            ):
-                self._last_id = self._block_id = self._id_buf
-                self._block_retry = self._retry
-                return [data[6:-2]]
-            events = []
-        else:
-            self._out = events = []
-            # Mid-event (a partial line from the last read, say): finish it line by
-            # line, then come back to the block path for the rest of this read.
-            data = self._finish_event_lf(data, events)
-            if not data:
-                self._out = _NO_EVENTS
-                return events
-        # Block path: between events, every "\n\n" closes a block. A block that is a
-        # single `data:` line (no other LF in it) is one event whose data is a slice.
-        # It must give exactly what the line machine would, so any other block
-        # (several lines, other fields, comments, blank-line runs, over the size
-        # limit) sends the rest of the read to the line machine instead.
-        self._block_id = id_buf = self._id_buf
-        self._block_retry = self._retry
-        limit = self._max
-        end = data.rfind(b"\n\n") + 2  # just after the last blank line, or 1
-        if 8 <= end <= limit and data.startswith(b"data: "):
-            # The commonest read under load: nothing but whole `data: ` events
-            # (and maybe a partial one). Splitting on the separator including the
-            # next field name gives every value in one C call; it is right when
-            # no value holds an LF (which would mean a second line, or a block
-            # that is not `data: `), checked with one memchr over a joined copy.
-            values = data[6 : end - 2].split(b"\n\ndata: ")
-            if 10 not in b"".join(values):  # 10 is LF
-                events += values
-                self._last_id = id_buf
-                if end < len(data):
-                    self._out = events
-                    self._feed_lines_lf(data[end:], events)
-                self._out = _NO_EVENTS
-                return events
-        self._out = events
-        blocks = data.split(b"\n\n")
-        tail = blocks.pop()
-        append = events.append
-        done = 0
-        for block in blocks:
-            # "data:" then one optional space, then the value ("If value starts with a
-            # U+0020 SPACE character, remove it from value").
-            if block.startswith(b"data: "):
-                value = block[6:]
-            elif block.startswith(b"data:"):
-                value = block[5:]
-            else:
-                break
-            if 10 in block or len(block) > limit:  # 10 is LF: several lines
-                break
-            append(value)
-            done += 1
-        if done:
-            # Each of those blank lines published the id buffer (spec dispatch step 1).
-            self._last_id = id_buf
-        if done < len(blocks):
-            blocks.append(tail)
-            self._feed_lines_lf(b"\n\n".join(blocks[done:]), events)
-        elif tail:
-            self._feed_lines_lf(tail, events)
-        self._out = _NO_EVENTS
-        return events
+        self._bare = True
+        if self._between and type(data) is bytes and 13 not in data:
+            # The dispatcher's test for the fast path (see _feed), inlined here:
+            # one call less on the commonest read of a streaming client.
+            return self._feed_skipping_lines(data)
+        return self._feed(data)
 
     def end(self) -> list[ServerSentEvent]:
         """Signal the end of the stream.
@@ -378,10 +246,30 @@ class SSEDecoder:
         self._drop_pending()
         return []
 
-    # -- the general machines -----------------------------------------------------
+    # -- one read: the dispatcher ---------------------------------------------------
 
-    def _feed_general(self, data: bytes, events: list[bytes | ServerSentEvent]) -> None:
-        """Consume ``data`` whatever it holds: CR/CRLF line ends, the BOM, errors."""
+    def _feed(
+        self, data: bytes | bytearray | memoryview
+    ) -> list[bytes | ServerSentEvent]:
+        """Route one read: the fast path when it applies, else the spec machine."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        if not self._between:
+            # The first read (BOM), a dead decoder, a CRLF half or a pending event:
+            # settle what only the start of a read can decide, which may make the
+            # rest of the read eligible for the fast path.
+            data = self._prologue(data)
+        # `13 in data` is one memchr (about 10x cheaper than `b"\r" in data` on
+        # CPython): any CR, a line end the fast path does not know, takes the machine.
+        if self._between and 13 not in data:
+            return self._feed_skipping_lines(data)
+        return self._feed_general(data, [])
+
+    def _prologue(self, data: bytes) -> bytes:
+        """Apply what happens before any line of a read; return the rest of ``data``.
+
+        :raises SSEProtocolError: if the decoder is poisoned or ended.
+        """
         if self._poisoned:
             raise SSEProtocolError("SSE decoder is unusable after an earlier error")
         if self._ended:
@@ -389,11 +277,11 @@ class SSEDecoder:
             raise SSEProtocolError("feed() called after end()")
         if not self._started:
             # "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are
-            # present" – only at the very start, which may arrive a byte at a time.
+            # present" - only at the very start, which may arrive a byte at a time.
             data = self._bom_hold + data
             if len(data) < len(_BOM) and _BOM.startswith(data):
                 self._bom_hold = data
-                return
+                return b""
             self._started = True
             self._bom_hold = b""
             if data.startswith(_BOM):
@@ -404,9 +292,79 @@ class SSEDecoder:
             self._skip_lf = False
             if data[0] == _LF:
                 data = data[1:]
+        self._sync_flags()
+        return data
+
+    # -- the one fast path ------------------------------------------------------------
+
+    def _feed_skipping_lines(self, data: bytes) -> list[bytes | ServerSentEvent]:
+        """Take a read of whole one-line ``data: `` events without the line machine.
+
+        Called between events with LF-only ``data``. Real completion traffic is a
+        run of ``data: {...}\\n\\n`` blocks, usually one per read. Each such block
+        is, by the spec's rules, one "data" field (one space removed), whose value
+        becomes the whole data buffer, then a blank line that publishes the id
+        buffer and dispatches a "message" event with that value. So the events are
+        slices of the read: no per-line split, no field lookup, no join. Anything
+        else (several lines in a block, another field, a comment, a blank-line run,
+        ``data:`` without the space, an event over the size limit) sends the whole
+        read to the spec machine, which gives the same events, only slower.
+        """
+        if self._buf:
+            # The read completes a line cut off by the previous read, usually the
+            # `data: ` line of an event split in two: rejoin it and go on as if the
+            # event had come whole. Without a line end, it is more of that line.
+            if 10 not in data:  # 10 is LF
+                self._add_partial(data)
+                return []
+            data = self._take_partial(data)
+        # Whole blocks up to the last blank line ("\n\n"), and what follows it.
+        head, blank, tail = data.rpartition(b"\n\n")
+        if blank and head.startswith(b"data: "):
+            # Split on the separator *and* the next field name: every value in one
+            # C call. That is right exactly when no value holds an LF (an LF would
+            # mean a second line, or a block that is not `data: `), which one
+            # memchr over the joined values checks (a lone value joins to itself).
+            values = head.split(b"\n\ndata: ")
+            values[0] = values[0][6:]  # only the first block keeps its `data: `
+            limit = self._max
+            if 10 not in b"".join(values) and (
+                # The line machine's limit is on the `data: value` line (6 bytes
+                # more than the value); the blocks can only be over it if the
+                # whole run is.
+                len(head) <= limit or max(map(len, values)) <= limit - 6
+            ):
+                # Spec dispatch, step 1, for each block's blank line: "Set the last
+                # event ID string ... to the value of the last event ID buffer."
+                self._last_id = self._id_buf
+                events: list[bytes | ServerSentEvent] = values  # type: ignore[assignment]
+                if not self._bare:
+                    events = [
+                        ServerSentEvent("message", v, self._id_buf, self._retry)
+                        for v in values
+                    ]
+                if tail:
+                    # A partial event after the last blank line: the machine keeps it.
+                    self._feed_general(tail, events)
+                return events
+        return self._feed_general(data, [])
+
+    # -- the spec machine ---------------------------------------------------------
+
+    def _feed_general(
+        self, data: bytes, events: list[bytes | ServerSentEvent]
+    ) -> list[bytes | ServerSentEvent]:
+        """Consume ``data`` line by line, appending the events to ``events``.
+
+        Takes any bytes after :meth:`_prologue` (CR, LF and CRLF line ends, any
+        field, any state) and returns ``events``.
+        """
+        # Recorded so an EventTooLargeError can carry the events that completed
+        # earlier in this read (see _too_large).
+        self._out = events
         if data:
-            # bytes.splitlines() breaks at exactly LF, CR and CRLF – the spec's three
-            # line ends – unlike str.splitlines(), which also breaks at U+2028, U+0085,
+            # bytes.splitlines() breaks at exactly LF, CR and CRLF - the spec's three
+            # line ends - unlike str.splitlines(), which also breaks at U+2028, U+0085,
             # VT, FF, FS/GS/RS... and would cut JSON that holds them unescaped. It is
             # one linear C pass, and CRLF split over two feeds is handled by _skip_lf.
             lines = data.splitlines()
@@ -423,68 +381,27 @@ class SSEDecoder:
             # A lone CR at the end of the read ended its line now (see _skip_lf).
             self._skip_lf = last == _CR
         self._sync_flags()
-
-    def _feed_lines_lf(
-        self, data: bytes, events: list[bytes | ServerSentEvent]
-    ) -> None:
-        """Consume LF-only ``data`` line by line, starting idle (no partial line)."""
-        lines = data.split(b"\n")
-        # split() leaves what follows the last LF as the final item: b"" if the read
-        # ended on a line end, otherwise a partial line to keep.
-        partial = lines.pop()
-        for line in lines:
-            self._line(line, events)
-        if partial:
-            self._add_partial(partial)
-        self._sync_flags()
-
-    def _finish_event_lf(
-        self, data: bytes, events: list[bytes | ServerSentEvent]
-    ) -> bytes:
-        """Consume LF-only lines until the decoder is idle again; return the rest.
-
-        Only scans as far as needed (usually to the first blank line), so the rest of
-        the read can take the block path.
-        """
-        pos = 0
-        if self._skip_lf and data:
-            self._skip_lf = False
-            if data[0] == _LF:
-                pos = 1
-        find = data.find
-        while True:
-            i = find(b"\n", pos)
-            if i < 0:
-                if pos < len(data):
-                    self._add_partial(data[pos:])
-                self._sync_flags()
-                return b""
-            if self._buf:
-                line = self._take_partial(data[pos:i])
-            else:
-                line = data[pos:i]
-            pos = i + 1
-            self._line(line, events)
-            if not self._parts and not self._event:
-                self._idle = True
-                return data[pos:]
+        self._out = _NO_EVENTS
+        return events
 
     def _add_partial(self, piece: bytes) -> None:
         """Keep ``piece`` as (more of) the line still being received."""
         # Enforced on every feed, even with no line end in sight, so a never-ending
         # line fails as soon as it crosses the limit and memory stays bounded by
         # about max_event_size.
-        if self._data_len + len(self._buf) + len(piece) > self._max:
+        buf = self._buf
+        if self._data_len + len(buf) + len(piece) > self._max:
             self._too_large()
-        if self._buf:
-            self._buf += piece  # a bytearray by now: appends in place
+        if not buf:
+            self._buf = piece  # usually completed by the next read: no copy yet
+        elif type(buf) is bytes:
+            self._buf = bytearray(buf) + piece  # a third piece appends in place
         else:
-            self._buf = bytearray(piece)  # created only for a partial line
+            buf += piece
 
     def _take_partial(self, head: bytes) -> bytes:
         """Complete the buffered partial line with ``head``; return the whole line."""
-        self._buf += head
-        line = bytes(self._buf)
+        line = b"".join((self._buf, head))
         self._buf = b""
         return line
 
@@ -510,9 +427,13 @@ class SSEDecoder:
         else:
             # Field name before the *first* colon; later colons belong to the value.
             field = line[:colon]
-            # "If value starts with a U+0020 SPACE character, remove it" – exactly one.
+            # "If value starts with a U+0020 SPACE character, remove it" - exactly one.
             start = colon + 2 if line[colon + 1 : colon + 2] == b" " else colon + 1
             value = line[start:]
+        self._field(field, value)
+
+    def _field(self, field: bytes, value: bytes) -> None:
+        """The spec's "process the field" steps for one name and value."""
         # Field names compare exactly (case-sensitive, no trimming): "Data" and "data "
         # are unknown fields and fall through to "ignore the field".
         if field == b"data":
@@ -561,13 +482,19 @@ class SSEDecoder:
             self._parts = _NO_PARTS
             self._data_len = 0
         # 2./5. "If the data buffer is an empty string, set the data buffer and the
-        #    event type buffer to the empty string and return" – and after dispatching
+        #    event type buffer to the empty string and return" - and after dispatching
         #    both are reset too. The id buffer is deliberately *not* reset.
         self._event = ""
 
+    # -- state bookkeeping ------------------------------------------------------------
+
     def _sync_flags(self) -> None:
-        self._lf_ok = self._started and not self._poisoned and not self._ended
-        self._idle = not (self._buf or self._parts or self._event or self._skip_lf)
+        self._between = (
+            self._started
+            and not self._poisoned
+            and not self._ended
+            and not (self._parts or self._event or self._skip_lf)
+        )
 
     def _drop_pending(self) -> None:
         # Release the partial event: it will never be dispatched.

@@ -19,12 +19,9 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
-import msgspec
-
-from ._call import Call
-from ._codec import ERROR_DECODER
+from ._attempts import Call
 from ._exceptions import (
     APIConnectionError,
     ClientClosedError,
@@ -33,20 +30,19 @@ from ._exceptions import (
     IncompleteStreamError,
     OrqError,
     SSEProtocolError,
-    StreamAPIError,
     StreamConsumedError,
-    StreamDecodeError,
     StreamIdleTimeoutError,
     UnexpectedContentTypeError,
-    excerpt,
 )
 from ._hooks import ChunkEvent, StreamMetrics, call_hook
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEDecoder
+from ._stream_errors import DECODE_ERRORS, in_band_error, undecodable_error
+from ._stream_views import SSEFrames, TextDeltas
 from ._timers import Watched, watchdog
 from ._transport import HTTPResponse
 from ._wire import CompletionChunk, Usage
 
-__all__ = ["DEFAULT_DRAIN_TIMEOUT", "EventStream"]
+__all__ = ["DEFAULT_DRAIN_TIMEOUT", "EventStream", "end_for_closed_client"]
 
 T = TypeVar("T")
 
@@ -56,9 +52,6 @@ DEFAULT_DRAIN_TIMEOUT: Final = 0.2
 
 _DONE: Final = b"[DONE]"
 _NO_EVENTS: Final[list[bytes | ServerSentEvent]] = []
-#: What msgspec raises for undecodable data: invalid UTF-8 inside a JSON string
-#: is a plain ``UnicodeDecodeError``, not a ``msgspec.DecodeError``.
-_DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
 _OPEN, _DONE_STATE, _CLOSED, _CLIENT_CLOSED = range(4)
 
 
@@ -73,7 +66,8 @@ class EventStream(Generic[T]):
     :raises StreamDecodeError: an event's data is not a valid chunk.
     :raises IncompleteStreamError: the body ended before ``[DONE]``.
     :raises StreamConnectionError: the connection failed mid-stream.
-    :raises StreamIdleTimeoutError, DeadlineExceededError: a time limit ran out.
+    :raises StreamIdleTimeoutError: no data event within the idle limit.
+    :raises DeadlineExceededError: the call's deadline ran out.
     :raises SSEProtocolError: the event stream is malformed (e.g. an event too large).
     """
 
@@ -92,6 +86,7 @@ class EventStream(Generic[T]):
         "_pending_error",
         "_reading",
         "_response",
+        "_span",
         "_state",
         "_steady",
         "_text",
@@ -108,6 +103,7 @@ class EventStream(Generic[T]):
         *,
         decoder: Callable[[bytes], T],
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        whole: bytes | None = None,
     ) -> None:
         self._call = call
         self._response = response
@@ -138,7 +134,14 @@ class EventStream(Generic[T]):
         self._first_chunk_at: float | None = None
         self._pending_error: OrqError | None = None
         self._on_chunk = call.hooks.on_chunk
-        self._check_content_type(response)
+        # The call's OpenTelemetry span until the stream ends (None: telemetry off).
+        self._span = call.span
+        if whole is None:
+            self._check_content_type(response)
+        else:
+            # A whole JSON completion (already read) answered the stream: it is
+            # the one chunk, then the stream ends as if [DONE] had come.
+            self._events = [_DONE, whole]
 
     # -- public surface ---------------------------------------------------
 
@@ -170,6 +173,7 @@ class EventStream(Generic[T]):
             chunks=self.chunks_received,
             bytes=self._bytes,
             retries=call.attempts - 1,
+            resends=call.resends,
         )
 
     def aiter_text(self: EventStream[CompletionChunk]) -> AsyncIterator[str]:
@@ -179,7 +183,7 @@ class EventStream(Generic[T]):
         iterator owns the stream: dropping it or ``break`` releases the
         connection just as with the stream itself.
         """
-        return _TextDeltas(self)
+        return TextDeltas(self)
 
     def aiter_sse(self: EventStream[CompletionChunk]) -> AsyncIterator[bytes]:
         """Each chunk re-encoded as an SSE frame, then ``data: [DONE]``.
@@ -189,7 +193,7 @@ class EventStream(Generic[T]):
         ``event: error`` frame with ``{"error": {...}}``, so the downstream
         client learns why the stream stopped; cancellation still propagates.
         """
-        return _SSEFrames(self)
+        return SSEFrames(self)
 
     @property
     def partial_text(self) -> str:
@@ -248,152 +252,164 @@ class EventStream(Generic[T]):
     # -- iteration ----------------------------------------------------------
 
     async def __anext__(self) -> T:
-        events = self._events
-        if events and self._steady:
-            # The steady state: after the first chunk, no on_chunk hook, the
-            # next parsed event a message of choice 0 that decodes. Anything
-            # else goes back and takes the general loop below.
-            data = events.pop()
-            if type(data) is bytes and data != _DONE:
-                try:
-                    chunk = self._decode(data)
-                    first = chunk.choices[0]  # type: ignore[attr-defined]
-                except (*_DECODE_ERRORS, IndexError):
-                    pass
-                else:
-                    if first.index == 0:
-                        # _track(), inlined for the common chunk.
-                        self._text.append(first.text)
-                        if first.finish_reason is not None:
-                            self._finished |= 1
-                        usage = chunk.usage  # type: ignore[attr-defined]
-                        if usage is not None:
-                            self._usage = usage
-                    else:
-                        self._track(chunk)
-                    return chunk
-            events.append(data)
         if self._state != _OPEN:
             raise self._ended_error()
         waiting = False
         try:
-            call = self._call
             while True:
                 # The current read's events, last first (pop() takes the next).
                 events = self._events
-                while events:
-                    data = events.pop()
-                    error: OrqError
-                    if type(data) is not bytes:
-                        # Not a "message" (feed_data gives those as bare data).
-                        event: ServerSentEvent = data  # type: ignore[assignment]
-                        if event.event == "error":
-                            error = self._in_band_error(event.data)
-                            if self.chunks_received == 0 and error.retryable:
-                                await self._restart(error)
-                                break
-                            raise error
-                        continue  # an unknown event type: not ours to fail on
-                    if data == _DONE:
-                        await self._finish()
-                        raise StopAsyncIteration
-                    try:
-                        chunk = self._decode(data)
-                    except _DECODE_ERRORS as exc:
-                        error = self._undecodable(data, exc)
-                        if self.chunks_received == 0 and error.retryable:
-                            await self._restart(error)
-                            break
-                        raise error from None
-                    self._track(chunk)
-                    if self._on_chunk is not None:
-                        await call_hook(
-                            self._on_chunk,
-                            ChunkEvent(
-                                chunk,
-                                self.chunks_received - 1,
-                                self._loop.time() - call.started,
-                                self.request_id,
-                            ),
-                        )
-                    return chunk
-                else:
+                if not events:
                     # Nothing parsed is left: read. The idle clock runs from the
-                    # first read of this step (comments that arrive meanwhile are
-                    # not progress).
+                    # first read of this step (comments that arrive meanwhile
+                    # are not progress).
                     if not waiting:
                         waiting = True
                         self._waiting_since = self._loop.time()
-                    if self._pending_error is not None:
-                        raise self._pending_error
-                    if call.deadline is not None and self._loop.time() >= call.deadline:
-                        raise DeadlineExceededError(
-                            f"the call's deadline passed after {self.chunks_received} "
-                            "chunk(s)",
-                            request_id=self.request_id,
-                        )
-                    response = self._response
-                    # Everything already buffered, in one piece: many events per
-                    # parse under load, and no wait, so no timer.
-                    data = response.read_buffered()
                     if (
-                        not data
-                        and self._timer is None
-                        and (
-                            call.timeouts.stream_idle is not None
-                            or call.deadline is not None
-                        )
+                        self._timer is None
+                        or self._pending_error is not None
+                        or self._call.deadline is not None
                     ):
-                        # Arm the idle/deadline watch only once a read has to wait.
-                        self._arm_timer()
-                    if not data:
-                        self._reading = True
-                        try:
-                            data = await response.readany()
-                        except Exception as exc:
-                            await self._read_failed(exc)
-                            continue
-                        finally:
-                            self._reading = False
-                    if not data:
-                        await self._at_eof()
-                        continue
-                    self._bytes += len(data)
-                    parser = self._parser
+                        self._before_read()
+                    self._reading = True
                     try:
-                        events = parser.feed_data(data)
-                    except SSEProtocolError as exc:
-                        self._protocol_error(exc)
+                        data = await self._response.read_chunk()
+                    except OrqError as exc:
+                        await self._read_failed(exc)
                         continue
-                    events.reverse()
-                    self._events = events
-                    if not events and parser.receiving_data:
-                        # Part of a data event arrived: that is progress, not idling.
-                        self._waiting_since = self._loop.time()
+                    finally:
+                        self._reading = False
+                    if data:
+                        self._parse(data)
+                    else:
+                        await self._at_eof()
+                    continue
+                data = events.pop()
+                if type(data) is not bytes or data == _DONE:
+                    await self._other_event(data)
+                    continue
+                try:
+                    chunk = self._decode(data)
+                except DECODE_ERRORS as exc:
+                    await self._undecodable_chunk(data, exc)
+                    continue
+                if self._steady:
+                    # After the first chunk, without a hook: the common chunk,
+                    # one choice of index 0, tracked here (what _track does).
+                    choices = chunk.choices  # type: ignore[attr-defined]
+                    if choices and choices[0].index == 0:
+                        first = choices[0]
+                        self._text.append(first.text)
+                        if first.finish_reason is not None:
+                            self._finished |= 1
+                            if self._span is not None:
+                                self._span.finish_reasons[0] = first.finish_reason
+                        usage = chunk.usage  # type: ignore[attr-defined]
+                        if usage is not None:
+                            self._usage = usage
+                        return chunk
+                self._track(chunk)
+                if self._on_chunk is not None:
+                    await self._chunk_hook(chunk)
+                return chunk
         except StopAsyncIteration:
             raise
         except BaseException as exc:
-            # Cancellation, a timeout, a fault: the connection cannot be reused.
-            state = self._state
-            self._close(_CLOSED)
-            if isinstance(exc, OrqError) and state != _CLIENT_CLOSED:
-                await self._call.failed(exc)
-            if state == _CLIENT_CLOSED and isinstance(exc, OrqError):
-                # The client's aclose() closed the connection under a pending read:
-                # report that, not the "connection closed" it caused.
-                if isinstance(exc, ClientClosedError):
-                    raise
-                raise ClientClosedError(
-                    "the client was closed while this stream was open"
-                ) from exc
-            raise
+            raise await self._failed(exc)  # noqa: B904 - it is exc, or chains it
 
-    async def _read_failed(self, exc: Exception) -> None:
+    def _before_read(self) -> None:
+        """Raise what is due before reading; make sure the limits are watched
+        (the watchdog fails a read that waits too long, see ``check``)."""
+        if self._pending_error is not None:
+            raise self._pending_error
+        call = self._call
+        if call.deadline is not None and self._loop.time() >= call.deadline:
+            raise DeadlineExceededError(
+                f"the call's deadline passed after {self.chunks_received} chunk(s)",
+                request_id=self.request_id,
+            )
+        if self._timer is None and (
+            call.timeouts.stream_idle is not None or call.deadline is not None
+        ):
+            self._arm_timer()
+
+    def _parse(self, data: bytes) -> None:
+        """Parse what a read returned into ``_events``."""
+        self._bytes += len(data)
+        parser = self._parser
+        try:
+            events = parser.feed_data(data)
+        except SSEProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        events.reverse()
+        self._events = events
+        if not events and parser.receiving_data:
+            # Part of a data event arrived: that is progress, not idling.
+            self._waiting_since = self._loop.time()
+
+    async def _other_event(self, data: bytes | ServerSentEvent) -> None:
+        """``[DONE]``, or an event that is not a message: an ``error`` event
+        fails the stream (or retries it); other types are not ours to fail on."""
+        if data == _DONE:
+            await self._finish()
+            raise StopAsyncIteration
+        event: ServerSentEvent = data  # type: ignore[assignment]
+        if event.event == "error":
+            error = in_band_error(
+                self._call.scrub(event.data), self.request_id, self.chunks_received
+            )
+            await self._retry_or_raise(error)
+
+    async def _undecodable_chunk(self, data: bytes, exc: Exception) -> None:
+        error = undecodable_error(
+            self._call.scrub(data), exc, self.request_id, self.chunks_received
+        )
+        if self.chunks_received == 0 and error.retryable:
+            await self._restart(error)
+            return
+        raise error from None
+
+    async def _retry_or_raise(self, error: OrqError) -> None:
+        if self.chunks_received == 0 and error.retryable:
+            await self._restart(error)
+            return
+        raise error
+
+    async def _chunk_hook(self, chunk: T) -> None:
+        await call_hook(
+            self._on_chunk,
+            ChunkEvent(
+                chunk,
+                self.chunks_received - 1,
+                self._loop.time() - self._call.started,
+                self.request_id,
+            ),
+        )
+
+    async def _failed(self, exc: BaseException) -> BaseException:
+        """The stream failed with ``exc`` (a fault, a time limit, a
+        cancellation): free the connection, report, and return what to raise."""
+        state = self._state
+        self._end_span(exc)
+        self._close(_CLOSED)
+        if not isinstance(exc, OrqError):
+            return exc
+        if state != _CLIENT_CLOSED:
+            await self._call.failed(exc)
+            return exc
+        if isinstance(exc, ClientClosedError):
+            return exc
+        # The client's aclose() closed the connection under a pending read:
+        # report that, not the "connection closed" it caused.
+        error = ClientClosedError("the client was closed while this stream was open")
+        error.__cause__ = exc  # as "raise error from exc" would
+        error.__suppress_context__ = True
+        return error
+
+    async def _read_failed(self, error: OrqError) -> None:
         """A read raised: retry if nothing reached the caller yet, else raise."""
-        if isinstance(exc, OrqError):
-            error = exc
-        else:
-            error = self._response.mid_stream_error(exc)
         if isinstance(error, APIConnectionError):
             error.chunks_delivered = self.chunks_received
             if self.chunks_received == 0 and not isinstance(
@@ -403,9 +419,7 @@ class EventStream(Generic[T]):
                 await self._restart(error)
                 return
             error.retryable = False
-        if error is exc:
-            raise error
-        raise error from exc
+        raise error
 
     def _protocol_error(self, exc: SSEProtocolError) -> None:
         exc.request_id = self.request_id
@@ -430,6 +444,7 @@ class EventStream(Generic[T]):
             self._state = _DONE_STATE
             self._steady = False
             self._release()
+            self._end_span(None)
             raise StopAsyncIteration
         error = IncompleteStreamError(
             f"the stream ended after {self.chunks_received} chunk(s) without "
@@ -452,7 +467,7 @@ class EventStream(Generic[T]):
             raise self._ended_error() from error
         self._cancel_timer()
         self._response.close()
-        response = await self._call.retry(error)
+        response = await self._call.reopen(error)
         self._response = response
         self._check_content_type(response)
         self._parser = SSEDecoder(max_event_size=self._parser.max_event_size)
@@ -471,10 +486,14 @@ class EventStream(Generic[T]):
             self._first_chunk_at = self._loop.time()
             self._call.forget_request()  # no retry is possible from now on
             self._steady = self._on_chunk is None and self._state == _OPEN
+            if self._span is not None:
+                self._span.first_chunk(chunk)  # type: ignore[arg-type]
         choices = chunk.choices  # type: ignore[attr-defined]
         if choices:
             first = choices[0]
             index = first.index
+            if type(index) is not int or not 0 <= index < _MAX_CHOICES:
+                index = _choice_slot(index)
             if index == 0:
                 self._text.append(first.text)  # counts as a chunk too
             else:
@@ -483,63 +502,13 @@ class EventStream(Generic[T]):
                     self._top_index = index
             if first.finish_reason is not None:
                 self._finished |= 1 << index
+                if self._span is not None:
+                    self._span.finish_reasons[index] = first.finish_reason
         else:
             self._other_chunks += 1
         usage = chunk.usage  # type: ignore[attr-defined]
         if usage is not None:
             self._usage = usage
-
-    def _in_band_error(self, data: bytes) -> StreamAPIError:
-        data = self._call.scrub(data)
-        try:
-            detail = ERROR_DECODER.decode(data).error
-            message, type_, code, param = (
-                detail.message,
-                detail.type,
-                detail.code,
-                detail.param,
-            )
-        except _DECODE_ERRORS:
-            message, type_, code, param = excerpt(data), None, None, None
-        return StreamAPIError(
-            message or "the server reported an error",
-            type=type_,
-            code=None if code is None else str(code),
-            param=param,
-            request_id=self.request_id,
-            retryable=self.chunks_received == 0,
-            chunks_delivered=self.chunks_received,
-        )
-
-    def _undecodable(self, data: bytes, exc: Exception) -> OrqError:
-        data = self._call.scrub(data)
-        try:
-            detail = ERROR_DECODER.decode(data).error
-        except _DECODE_ERRORS:
-            loose = _loose_error(data)
-            if loose is None:
-                return StreamDecodeError(
-                    f"event {self.chunks_received} is not a valid chunk ({exc}): "
-                    f"{excerpt(data)!r}",
-                    raw=data,
-                    request_id=self.request_id,
-                    event_index=self.chunks_received,
-                )
-            return StreamAPIError(
-                loose,
-                request_id=self.request_id,
-                retryable=self.chunks_received == 0,
-                chunks_delivered=self.chunks_received,
-            )
-        return StreamAPIError(
-            detail.message or "the server reported an error",
-            type=detail.type,
-            code=None if detail.code is None else str(detail.code),
-            param=detail.param,
-            request_id=self.request_id,
-            retryable=self.chunks_received == 0,
-            chunks_delivered=self.chunks_received,
-        )
 
     def _check_content_type(self, response: HTTPResponse) -> None:
         if response.content_type == "text/event-stream":
@@ -559,6 +528,7 @@ class EventStream(Generic[T]):
     async def _finish(self) -> None:
         self._state = _DONE_STATE
         self._steady = False
+        self._end_span(None)
         if self._timer is not None:
             self._cancel_timer()
         await self._response.drain(DEFAULT_DRAIN_TIMEOUT)
@@ -577,6 +547,15 @@ class EventStream(Generic[T]):
         if self._timer is not None:
             self._cancel_timer()
         self._response.close()  # idempotent; frees the pool slot exactly once
+        if self._span is not None:
+            self._end_span(None)
+
+    def _end_span(self, error: BaseException | None) -> None:
+        """End the call's span (once): the stream ended, closed or failed."""
+        span = self._span
+        if span is not None:
+            self._span = None
+            span.end_stream(self._usage, self._text, error)
 
     def _client_closed(self) -> None:
         """Called by the client's ``aclose()`` while this stream is open."""
@@ -642,82 +621,20 @@ class EventStream(Generic[T]):
             watchdog(self._loop).discard(watch)
 
 
-def _loose_error(data: bytes) -> str | None:
-    """The message of an ``{"error": ...}`` payload not in the usual shape
-    (``{"error": "rate limited"}``, a non-string message), else None."""
-    try:
-        payload = msgspec.json.decode(data)
-    except _DECODE_ERRORS:
-        return None
-    if not isinstance(payload, dict) or "error" not in payload:
-        return None
-    error = payload["error"]
-    if isinstance(error, str):
-        return error or "the server reported an error"
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"]) or "the server reported an error"
-    return excerpt(msgspec.json.encode(error))
+def end_for_closed_client(stream: EventStream[Any]) -> None:
+    """End ``stream`` because its client's ``aclose()`` ran: its next step
+    raises :class:`ClientClosedError`."""
+    stream._client_closed()
 
 
-class _TextDeltas:
-    """``EventStream.aiter_text()``: a plain iterator object, not a generator, so
-    that dropping it frees the stream (and its connection) at once."""
-
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: EventStream[CompletionChunk]) -> None:
-        self._stream = stream
-
-    def __aiter__(self) -> _TextDeltas:
-        return self
-
-    async def __anext__(self) -> str:
-        while True:
-            chunk = await self._stream.__anext__()
-            if chunk.choices:
-                first = chunk.choices[0]
-                if first.index == 0:
-                    return first.text
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
+#: Choice indices tracked for "every choice finished" (bits of one int).
+_MAX_CHOICES: Final = 256
 
 
-_ENCODER = msgspec.json.Encoder()
+def _choice_slot(index: float) -> int:
+    """A server's odd ``index`` (``1.5``, ``-1``, ``1e9``) as a bit position.
 
-
-class _SSEFrames:
-    """``EventStream.aiter_sse()`` (see there)."""
-
-    __slots__ = ("_done", "_stream")
-
-    def __init__(self, stream: EventStream[CompletionChunk]) -> None:
-        self._stream = stream
-        self._done = False
-
-    def __aiter__(self) -> _SSEFrames:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._done:
-            raise StopAsyncIteration
-        try:
-            chunk = await self._stream.__anext__()
-        except StopAsyncIteration:
-            self._done = True
-            return b"data: [DONE]\n\n"
-        except OrqError as exc:
-            self._done = True
-            body = {
-                "error": {
-                    "message": exc.message,
-                    "request_id": exc.request_id,
-                    "type": getattr(exc, "type", None) or type(exc).__name__,
-                    "code": getattr(exc, "code", None),
-                }
-            }
-            return b"event: error\ndata: " + _ENCODER.encode(body) + b"\n\n"
-        return b"data: " + _ENCODER.encode(chunk) + b"\n\n"
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
+    (JSON has no NaN or infinity, and the decoder refuses numbers past a
+    double's range, so ``int()`` cannot fail here.)
+    """
+    return min(max(int(index), 0), _MAX_CHOICES - 1)

@@ -23,10 +23,10 @@ import anyio
 from anyio.from_thread import BlockingPortal
 from typing_extensions import Unpack
 
-from ._client import AsyncOrq, ClientOptions, PoolStats
+from ._client import AsyncOrq, ClientOptions, PoolStats, mark_closed
 from ._exceptions import ClientClosedError
 from ._hooks import StreamMetrics
-from ._resources import CompletionParams, PromptInput, RetriesOption, TimeoutsOption
+from ._resources import CompletionCreateParams
 from ._streaming import EventStream
 from ._types import NOT_GIVEN, NotGiven
 from ._wire import Completion, CompletionChunk, Usage
@@ -59,7 +59,7 @@ class _LoopThread:
 
         self._thread = threading.Thread(target=run, name="orq-async-loop", daemon=True)
         self._thread.start()
-        self.portal = ready.result()
+        self.portal: BlockingPortal = ready.result()
 
     def call(self, func: Callable[..., Awaitable[T]], *args: object) -> T:
         """Run ``func(*args)`` on the loop; cancel it if the caller is interrupted.
@@ -196,58 +196,40 @@ class Completions:
     def create(
         self,
         *,
-        model: str,
-        prompt: PromptInput,
-        stream: Literal[False] | NotGiven = NOT_GIVEN,
-        retries: RetriesOption | NotGiven = NOT_GIVEN,
-        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        **params: Unpack[CompletionParams],
+        stream: Literal[False] | None | NotGiven = NOT_GIVEN,
+        **params: Unpack[CompletionCreateParams],
     ) -> Completion: ...
 
     @overload
     def create(
-        self,
-        *,
-        model: str,
-        prompt: PromptInput,
-        stream: Literal[True],
-        retries: RetriesOption | NotGiven = NOT_GIVEN,
-        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        **params: Unpack[CompletionParams],
+        self, *, stream: Literal[True], **params: Unpack[CompletionCreateParams]
     ) -> Stream[CompletionChunk]: ...
+
+    @overload
+    def create(
+        self, *, stream: bool | None, **params: Unpack[CompletionCreateParams]
+    ) -> Completion | Stream[CompletionChunk]: ...
 
     def create(
         self,
         *,
-        model: str,
-        prompt: PromptInput,
-        stream: bool | NotGiven = NOT_GIVEN,
-        retries: RetriesOption | NotGiven = NOT_GIVEN,
-        timeouts: TimeoutsOption | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        **params: Unpack[CompletionParams],
+        stream: bool | None | NotGiven = NOT_GIVEN,
+        **params: Unpack[CompletionCreateParams],
     ) -> Completion | Stream[CompletionChunk]:
-        """Blocking ``AsyncOrq.router.completions.create``; same arguments, errors."""
+        """Blocking :meth:`AsyncCompletions.create`: the same arguments and errors.
+
+        :param stream: return a blocking :class:`Stream` once the headers arrive.
+        :param params: as for :meth:`AsyncCompletions.create`.
+        :return: a :class:`Completion`, or with ``stream=True`` a :class:`Stream`
+            of :class:`CompletionChunk`.
+        :raises OrqError: as :meth:`AsyncCompletions.create` raises.
+        """
         owner = self._owner
         loop = owner._running_loop()
         create = owner._async.router.completions.create
 
         async def run() -> Completion | EventStream[CompletionChunk]:
-            return await create(
-                model=model,
-                prompt=prompt,
-                stream=stream,
-                retries=retries,
-                timeouts=timeouts,
-                extra_headers=extra_headers,
-                idempotency_key=idempotency_key,
-                **params,
-            )
+            return await create(stream=stream, **params)
 
         result = loop.call(run)
         if isinstance(result, EventStream):
@@ -259,7 +241,7 @@ class Router:
     """``orq.router`` (blocking)."""
 
     def __init__(self, owner: Orq) -> None:
-        self.completions = Completions(owner)
+        self.completions: Completions = Completions(owner)
 
 
 def _shutdown(loop: _LoopThread, client: AsyncOrq) -> None:
@@ -288,7 +270,7 @@ class Orq:
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
         self._finalizer: weakref.finalize[Any, Orq] | None = None
-        self.router = Router(self)
+        self.router: Router = Router(self)
 
     def __repr__(self) -> str:
         return f"Orq(server_url={self._async.server_url!r})"
@@ -312,7 +294,7 @@ class Orq:
         """Close open streams, pooled connections and the loop thread."""
         if self._finalizer is not None:
             self._finalizer()
-        self._async._closed = True
+        mark_closed(self._async)
 
     def __enter__(self) -> Orq:
         return self

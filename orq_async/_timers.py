@@ -1,11 +1,30 @@
-"""One loop timer per event loop for every time limit in flight.
+"""The clock: one loop timer per event loop for every time limit in flight.
 
-Each request has a first-byte limit and each stream an idle limit and maybe a
-deadline. A loop timer per limit (``call_at`` then ``cancel``) costs several µs
-per request: asyncio keeps cancelled handles in its heap until a rebuild, so a
-busy client with long limits (600 s) drags hundreds of dead handles through
-every ``heappush``. Measured against a raw aiohttp loop that was about a third
-of the client's whole per-request overhead.
+Every time limit of a call is enforced here, the same way:
+
+* **pool** (waiting for a connection slot when the pool is full): an
+  :class:`Alarm` fails the wait with ``PoolTimeoutError``;
+* **first byte** (from sending to the response headers): an :class:`Alarm`
+  cancels the waiting task, which turns the cancellation it takes back into
+  ``FirstByteTimeoutError`` (the mechanism of ``asyncio.timeout``);
+* **idle** and **deadline** while a body is read (a stream's chunks, a JSON
+  body, an error body, the drain after ``[DONE]``): the stream itself, or an
+  :class:`Alarm`, fails the pending read with the typed error;
+* the **deadline** caps every phase: each due time above is the earlier of the
+  phase's own limit and the call's absolute deadline.
+
+The one exception is **connect**: the TCP/TLS set-up happens inside aiohttp's
+connector, out of our sight, so it is aiohttp's ``sock_connect`` limit, mapped
+to ``ConnectTimeoutError`` (aiohttp's ``total`` and ``sock_read`` stay off:
+``total`` kills long generations and keep-alive comments reset ``sock_read``).
+
+Why not an anyio cancel scope or ``asyncio.timeout`` per phase: a scope per
+chunk would cost more than the whole parse and decode of the chunk, and a loop
+timer per limit (``call_at`` then ``cancel``) several µs per request: asyncio
+keeps cancelled handles in its heap until a rebuild, so a busy client with long
+limits (600 s) drags hundreds of dead handles through every ``heappush``.
+Measured against a raw aiohttp loop that was about a third of the client's
+whole per-request overhead.
 
 Instead, a :class:`Watchdog` holds the watched objects in a set and keeps one
 timer armed at the earliest due time it knows of. Adding or dropping an entry
@@ -13,16 +32,20 @@ is a set operation. When the timer fires, every entry re-checks itself (its due
 time may have moved later) and the timer is re-armed at the new earliest due;
 with limits of seconds to minutes that is rare, so the scan costs nothing that
 matters. Entries only ever fire late by the loop's own timer resolution.
+Nothing is cancelled but the first-byte wait, so the caller's own cancel scopes
+and ``CancelledError`` stay untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import weakref
+from collections.abc import Callable
 from typing import Final, Protocol
 
-__all__ = ["Watched", "Watchdog", "watchdog"]
+__all__ = ["Alarm", "Watched", "Watchdog", "take_back_cancel", "watchdog"]
 
 
 class Watched(Protocol):
@@ -31,6 +54,34 @@ class Watched(Protocol):
     def check(self, now: float) -> float | None:
         """Act on any limit passed by ``now``; return the next due time, or
         None to stop being watched."""
+
+
+class Alarm:
+    """A one-shot limit: calls ``action`` once loop time ``due`` is reached
+    (unless discarded first); ``fired`` tells afterwards."""
+
+    __slots__ = ("action", "due", "fired")
+
+    def __init__(self, due: float, action: Callable[[], object]) -> None:
+        self.due = due
+        self.action = action
+        self.fired = False
+
+    def check(self, now: float) -> float | None:
+        if now < self.due:
+            return self.due
+        self.fired = True
+        self.action()
+        return None
+
+
+def take_back_cancel(task: asyncio.Task[object] | None) -> bool:
+    """Take back the cancellation an :class:`Alarm` requested of ``task``;
+    False if someone else cancelled it too (that cancellation must go on)."""
+    if task is None or sys.version_info < (3, 11):
+        return True
+    task.uncancel()
+    return task.cancelling() == 0
 
 
 class Watchdog:

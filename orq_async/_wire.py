@@ -3,16 +3,19 @@
 Pure data: no I/O, no asyncio. Field names equal the wire names (the Orq JSON is
 already snake_case).
 
-Two families with different rules (see ../shared/orq-wire-spec.md §2, §3):
+Two families with different rules:
 
 * Request structs (:class:`RequestStruct`) forbid unknown fields, so a typo in a
   dict the caller passed is an error instead of being dropped (the official SDK
   drops it), and carry range constraints so validation happens in one
   ``msgspec.convert`` pass before any I/O. Every optional field defaults to
   ``UNSET`` and is omitted from the body: no SDK default is ever materialised.
-  Numbers are ``int | float`` so integers stay integers on the wire.
+  Plain numbers are ``int | float`` so integers stay integers on the wire;
+  fields that count something are ``int`` (the request builder turns a whole
+  float such as ``64.0`` into the int before validation).
 * Response structs (:class:`ResponseStruct`) ignore unknown fields and tolerate a
-  null or unknown ``finish_reason`` and a missing ``usage``.
+  null or unknown ``finish_reason``, a missing ``usage``, and a float where a
+  count or index is expected.
 """
 
 from __future__ import annotations
@@ -68,9 +71,9 @@ TopP: TypeAlias = Annotated[int, Meta(ge=0, le=1)] | Annotated[float, Meta(ge=0,
 UnitInterval: TypeAlias = (
     Annotated[int, Meta(ge=0, le=1)] | Annotated[float, Meta(ge=0, le=1)]
 )
-RetryCount: TypeAlias = (
-    Annotated[int, Meta(ge=1, le=5)] | Annotated[float, Meta(ge=1, le=5)]
-)
+#: Fields that count something are ``int`` only: the request builder turns a
+#: whole float (``64.0``) into the int first, so the wire carries ``64``.
+RetryCount = Annotated[int, Meta(ge=1, le=5)]
 CacheTTL: TypeAlias = (
     Annotated[int, Meta(ge=1, le=259200)] | Annotated[float, Meta(ge=1, le=259200)]
 )
@@ -79,11 +82,12 @@ Weight: TypeAlias = (
 )
 AtLeastOne: TypeAlias = Annotated[int, Meta(ge=1)] | Annotated[float, Meta(ge=1)]
 PositiveInt = Annotated[int, Meta(ge=1)]
+TopK = Annotated[int, Meta(ge=1, le=100)]
 HTTPStatus = Annotated[int, Meta(ge=100, le=599)]
 FallbackStatus = Annotated[int, Meta(ge=400, le=599)]
 Stop = Union[str, Annotated[list[str], Meta(max_length=4)]]  # noqa: UP007
 #: ``str``, ``list[str]``, ``list[int]`` or ``list[list[int]]``; the element kinds
-#: cannot be mixed, which :func:`orq_async._request.build_request` checks.
+#: cannot be mixed, which :func:`orq_async._codec.build_request` checks.
 Prompt = Union[str, list[Union[str, int, list[int]]]]  # noqa: UP007
 
 
@@ -97,7 +101,7 @@ class ResponseStruct(msgspec.Struct, kw_only=True):
     """Base of response structs: unknown fields are ignored."""
 
 
-# --- request: nested configuration (§2.2 - §2.10) ---------------------------
+# --- request: nested configuration -------------------------------------------
 
 
 class Retry(RequestStruct):
@@ -141,7 +145,7 @@ class ThinkingDisabled(RequestStruct, tag_field="type", tag="disabled"):
 
 
 class ThinkingEnabled(RequestStruct, tag_field="type", tag="enabled"):
-    budget_tokens: AtLeastOne
+    budget_tokens: PositiveInt
     thinking_level: Literal["minimal", "low", "medium", "high"] | UnsetType = UNSET
 
 
@@ -150,6 +154,7 @@ class ThinkingAdaptive(RequestStruct, tag_field="type", tag="adaptive"):
 
 
 Thinking = Union[ThinkingDisabled, ThinkingEnabled, ThinkingAdaptive]  # noqa: UP007
+"""The ``thinking`` setting: one of the three, told apart by ``type``."""
 
 
 class PiiRedactionPlugin(RequestStruct, tag_field="id", tag="pii_redaction"):
@@ -186,7 +191,7 @@ class Thread(RequestStruct):
 class RerankConfig(RequestStruct):
     model: str
     threshold: UnitInterval | UnsetType = UNSET
-    top_k: Annotated[int, Meta(ge=1, le=100)] | UnsetType = UNSET
+    top_k: TopK | UnsetType = UNSET
 
 
 class SearchOptions(RequestStruct):
@@ -201,7 +206,7 @@ class AgenticRagConfig(RequestStruct):
 
 class KnowledgeBase(RequestStruct):
     knowledge_id: str
-    top_k: Annotated[int, Meta(ge=1, le=100)] | None | UnsetType = UNSET
+    top_k: TopK | None | UnsetType = UNSET
     threshold: UnitInterval | None | UnsetType = UNSET
     search_type: (
         Literal["vector_search", "keyword_search", "hybrid_search"] | None | UnsetType
@@ -214,7 +219,7 @@ class KnowledgeBase(RequestStruct):
 
 
 class OrqConfig(RequestStruct):
-    """The deprecated ``orq`` container (§2.8)."""
+    """The deprecated ``orq`` container."""
 
     name: str | UnsetType = UNSET
     retry: Retry | UnsetType = UNSET
@@ -263,33 +268,38 @@ class CompletionRequest(RequestStruct):
     stream: bool | UnsetType = UNSET
 
 
-# --- responses (§3, §4.3, §5.1) ----------------------------------------------
+# --- responses ----------------------------------------------------------------
+
+
+#: A count or index in a response: an int, or the float a server sent
+#: (``4.5``, ``1.7e9``), kept rather than losing the whole response over it.
+Number: TypeAlias = int | float
 
 
 class CompletionChoice(ResponseStruct, gc=False):
     text: str = ""
-    index: int = 0
+    index: Number = 0
     #: ``"stop"``, ``"length"``, ..., ``None`` mid-stream, or a value we don't know.
     finish_reason: str | None = None
 
 
 class PromptTokensDetails(ResponseStruct, gc=False):
-    cached_tokens: int | None = None
-    cache_creation_tokens: int | None = None
-    audio_tokens: int | None = None
+    cached_tokens: Number | None = None
+    cache_creation_tokens: Number | None = None
+    audio_tokens: Number | None = None
 
 
 class CompletionTokensDetails(ResponseStruct, gc=False):
-    reasoning_tokens: int | None = None
-    accepted_prediction_tokens: int | None = None
-    rejected_prediction_tokens: int | None = None
-    audio_tokens: int | None = None
+    reasoning_tokens: Number | None = None
+    accepted_prediction_tokens: Number | None = None
+    rejected_prediction_tokens: Number | None = None
+    audio_tokens: Number | None = None
 
 
 class Usage(ResponseStruct):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: Number = 0
+    completion_tokens: Number = 0
+    total_tokens: Number = 0
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
 
@@ -312,6 +322,14 @@ class Completion(_CompletionObject):
 
 class CompletionChunk(_CompletionObject):
     """One streamed piece of a completion (the SSE ``data`` of one event)."""
+
+    @property
+    def data(self) -> CompletionChunk:
+        """The chunk itself, where the official SDK's stream events keep it.
+
+        Code written for that SDK (``event.data.choices[0].text``) runs unchanged.
+        """
+        return self
 
 
 class ErrorDetail(ResponseStruct):

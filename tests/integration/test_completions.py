@@ -25,6 +25,7 @@ import orq_async
 from orq_async import (
     AsyncOrq,
     Cache,
+    ClientClosedError,
     Completion,
     Fallback,
     InvalidParameterError,
@@ -43,6 +44,8 @@ from orq_async import (
 )
 from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk
 from tests.conftest import API_KEY, FAST_RETRIES
+
+from ..internals import new_idempotency_key
 
 MODEL = "openai/gpt-3.5-turbo-instruct"
 BASE = b'{"model":"openai/gpt-3.5-turbo-instruct","prompt":"Say hi"'
@@ -331,6 +334,29 @@ async def test_orq_container_is_encoded_and_deprecated(
     )
 
 
+class _Name(str):
+    pass
+
+
+async def test_str_subclasses_are_sent_as_plain_strings(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    await client.router.completions.create(
+        model=_Name("m"), prompt=_Name("p"), user=_Name("u"), stop=[_Name("x")]
+    )
+    assert server.last_request.body == (
+        b'{"model":"m","prompt":"p","stop":["x"],"user":"u"}'
+    )
+
+
+async def test_orq_deprecation_warning_points_at_the_caller(
+    client: AsyncOrq,
+) -> None:
+    with pytest.warns(DeprecationWarning) as record:
+        await client.router.completions.create(model="m", prompt="p", orq={"name": "x"})
+    assert record[0].filename == __file__
+
+
 # --- headers ---------------------------------------------------------------
 
 
@@ -498,17 +524,17 @@ async def test_each_call_gets_a_new_idempotency_key(
 def test_forked_workers_generate_different_idempotency_keys() -> None:
     # Pre-forking servers import the app, then fork: every worker must still
     # draw keys of its own (a fresh subprocess, as forking pytest is unsafe).
-    script = """
+    script = f"""
 import os
-from orq_async._resources import _new_key
-_new_key()
+from {new_idempotency_key.__module__} import {new_idempotency_key.__name__} as new_key
+new_key()
 read, write = os.pipe()
 pid = os.fork()
 if pid == 0:
-    os.write(write, _new_key().encode())
+    os.write(write, new_key().encode())
     os._exit(0)
 os.waitpid(pid, 0)
-print(_new_key(), os.read(read, 64).decode())
+print(new_key(), os.read(read, 64).decode())
 """
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -574,6 +600,18 @@ def test_bad_server_url_is_rejected(url: str) -> None:
         AsyncOrq(api_key=API_KEY, server_url=url)
 
     assert info.value.field == "server_url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:pw@127.0.0.1:1", "http://127.0.0.1:1/?a=b", "http://h/#x", "ftp://h"],
+)
+def test_server_url_with_credentials_query_or_other_scheme_is_rejected(
+    url: str,
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        AsyncOrq(api_key=API_KEY, server_url=url)
+    assert "pw" not in str(info.value)
 
 
 # --- response decoding -----------------------------------------------------
@@ -722,7 +760,6 @@ async def test_invalid_json_200_is_a_decode_error(
             ),
             id="json-as-text-plain",
         ),
-        pytest.param(FakeResponse.stream(["a"]), id="event-stream"),
     ],
 )
 async def test_non_json_200_is_unexpected_content_type(
@@ -955,7 +992,7 @@ async def test_invalid_arguments_send_no_request(
 
 async def test_type_errors_are_also_builtin_type_errors(client: AsyncOrq) -> None:
     with pytest.raises(TypeError):
-        await client.router.completions.create(model=MODEL, prompt="x", n="1")  # type: ignore[arg-type]
+        await client.router.completions.create(model=MODEL, prompt="x", n="1")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="'n'"):
         await client.router.completions.create(model=MODEL, prompt="x", n=0)
 
@@ -978,6 +1015,87 @@ async def test_closed_client_sends_nothing(server: FakeOrqServer) -> None:
 
     assert orq.is_closed
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"idempotency_key": "a\nb"}, id="idempotency-key-newline"),
+        pytest.param({"idempotency_key": ""}, id="idempotency-key-empty"),
+        pytest.param({"extra_headers": {"X-A": "a\x00b"}}, id="header-nul"),
+        pytest.param({"extra_headers": {"X-A": "a\x07b"}}, id="header-bell"),
+        pytest.param({"extra_headers": {"Bad Name": "v"}}, id="header-name"),
+    ],
+)
+async def test_unsendable_header_values_fail_before_io(
+    client: AsyncOrq, server: FakeOrqServer, kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidParameterError):
+        await client.router.completions.create(model="m", prompt="p", **kwargs)  # type: ignore[call-overload]
+    assert server.requests == []
+
+
+async def test_a_key_with_a_control_character_is_rejected(
+    server: FakeOrqServer,
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        AsyncOrq(api_key="sk-x\ny", server_url=server.url)
+    assert "sk-x" not in str(info.value)
+
+    async with AsyncOrq(api_key=lambda: "sk-x\ry", server_url=server.url) as orq:
+        with pytest.raises(InvalidParameterError):
+            await orq.router.completions.create(model="m", prompt="p")
+    async with AsyncOrq(api_key=lambda: None, server_url=server.url) as orq:  # type: ignore[arg-type,return-value]
+        with pytest.raises(InvalidParameterTypeError):
+            await orq.router.completions.create(model="m", prompt="p")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"orq": {"inputs": {"x": object()}}}, id="unencodable"),
+        pytest.param({"extra_headers": [("X-A", "1")]}, id="headers-not-mapping"),
+        pytest.param({"extra_headers": {"Content-Length": "3"}}, id="framing-header"),
+        pytest.param({"fallback_on_codes": [500, 500]}, id="duplicate-codes"),
+        pytest.param(
+            {
+                "orq": {
+                    "knowledge_bases": [
+                        {"knowledge_id": "k", "rerank_config": {"modle": "x"}}
+                    ]
+                }
+            },
+            id="kb-typo",
+        ),
+        pytest.param({"cache": {1: 2}}, id="non-str-key"),
+    ],
+)
+async def test_more_invalid_arguments_fail_before_io(
+    client: AsyncOrq, server: FakeOrqServer, kwargs: dict[str, object]
+) -> None:
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(InvalidParameterError) as info,
+    ):
+        warnings.simplefilter("ignore", DeprecationWarning)
+        await client.router.completions.create(model="m", prompt="p", **kwargs)  # type: ignore[call-overload]
+    assert info.value.field != "<body>" or "cannot be encoded" in str(info.value)
+    assert server.requests == []
+
+
+async def test_no_request_is_sent_after_aclose_during_a_pending_call(
+    server: FakeOrqServer,
+) -> None:
+    server.enqueue(FakeResponse.completion("late", delay=0.5))
+    orq = AsyncOrq(api_key=API_KEY, server_url=server.url)
+    task = asyncio.ensure_future(orq.router.completions.create(model="m", prompt="p"))
+    await asyncio.sleep(0.1)
+    await orq.aclose()
+    with pytest.raises(ClientClosedError):
+        await task
+    await asyncio.sleep(0.6)
+    assert [r.headers["X-Orq-Attempt"] for r in server.requests] == ["1"]
 
 
 # --- connections, concurrency, event loops ---------------------------------

@@ -21,6 +21,7 @@ from orq_async import (
     ConnectTimeoutError,
     DeadlineExceededError,
     FirstByteTimeoutError,
+    Hooks,
     InternalServerError,
     PoolLimits,
     PoolTimeoutError,
@@ -290,3 +291,46 @@ async def test_move_on_after_around_a_call(server: FakeOrqServer) -> None:
         # The pool is healthy afterwards.
         res = await orq.router.completions.create(model="m", prompt="p", max_tokens=1)
         assert res.choices[0].text == "This"
+
+
+async def test_pool_timeouts_are_retried_when_the_policy_opts_in(
+    server: FakeOrqServer,
+) -> None:
+    server.enqueue(FakeResponse.stream(["a"], done=False, then="hang"))
+    policy = RetryPolicy(max_retries=5, initial_delay=0.05, retry_pool_timeouts=True)
+    async with AsyncOrq(
+        api_key=API_KEY,
+        server_url=server.url,
+        limits=PoolLimits(max_connections=1),
+        timeouts=Timeouts(pool=0.2),
+        retries=policy,
+    ) as orq:
+        held = await orq.router.completions.create(model="m", prompt="p", stream=True)
+        seen: list[object] = []
+
+        async def on_retry(event: object) -> None:
+            seen.append(event)
+            if len(seen) == 2:
+                await held.aclose()  # free the only connection while retrying
+
+        orq.hooks = Hooks(on_retry=on_retry)
+        res = await orq.router.completions.create(model="m", prompt="p", max_tokens=1)
+    assert res.choices[0].text == "This"
+    assert len(seen) == 2
+    assert all("PoolTimeoutError" in e.reason for e in seen)  # type: ignore[attr-defined]
+
+
+async def test_pool_timeouts_are_not_retried_by_default(server: FakeOrqServer) -> None:
+    server.enqueue(FakeResponse.stream(["a"], done=False, then="hang"))
+    async with AsyncOrq(
+        api_key=API_KEY,
+        server_url=server.url,
+        limits=PoolLimits(max_connections=1),
+        timeouts=Timeouts(pool=0.2),
+        retries=RetryPolicy(max_retries=5, initial_delay=0.01),
+    ) as orq:
+        held = await orq.router.completions.create(model="m", prompt="p", stream=True)
+        with pytest.raises(PoolTimeoutError):
+            await orq.router.completions.create(model="m", prompt="p")
+        await held.aclose()
+    assert len(server.requests) == 1

@@ -39,7 +39,7 @@ from orq_async.testing import (
 )
 
 from ..conftest import API_KEY, FAST_RETRIES
-from .test_stream_release import in_use
+from ..helpers import hanging_stream
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -67,11 +67,6 @@ RELEASE_WITHIN = 1.0
 
 def client_options(server: FakeOrqServer) -> dict[str, Any]:
     return {"api_key": API_KEY, "server_url": server.url, "retries": FAST_RETRIES}
-
-
-def hanging_stream() -> FakeResponse:
-    """Two chunks, then the body stays open until the client goes away."""
-    return FakeResponse.stream(["a", "b"], finish_reason=None, done=False, then="hang")
 
 
 # -- servers for the apps under test ---------------------------------------------
@@ -416,7 +411,7 @@ async def test_cancelled_fan_out_releases_every_stream(
 
     assert parts == [["a", "b"]] * N
     await released(server, cancelled_at, count=N)
-    assert in_use(client) == 0
+    assert client.pool_stats().in_use == 0
 
 
 async def test_move_on_after_releases_every_stream() -> None:
@@ -432,4 +427,4 @@ async def test_move_on_after_releases_every_stream() -> None:
         assert scope.cancelled_caught
         assert all(0 < len(p) < 100 for p in parts)
         await released(server, timed_out_at - 0.01, count=N)
-        assert in_use(orq) == 0
+        assert orq.pool_stats().in_use == 0

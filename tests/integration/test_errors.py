@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
+import aiohttp
 import pytest
 
 from orq_async import (
@@ -12,7 +12,9 @@ from orq_async import (
     APIError,
     AsyncOrq,
     AuthenticationError,
+    BackoffStrategy,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     DeadlineExceededError,
     FirstByteTimeoutError,
@@ -23,22 +25,17 @@ from orq_async import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    RetryConfig,
     RetryPolicy,
     Timeouts,
     UnprocessableEntityError,
 )
 from orq_async.testing import FakeOrqServer, FakeResponse
-from tests.conftest import API_KEY
+
+from ..conftest import API_KEY
+from ..real_servers import free_port
 
 MODEL = "openai/gpt-3.5-turbo-instruct"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.mark.parametrize(
@@ -131,7 +128,10 @@ async def test_integer_error_code_becomes_str(
             id="other-json",
         ),
         pytest.param(
-            b'{"error":{"message":""}}', "application/json", "HTTP 502", id="no-message"
+            b'{"error":{"message":""}}',
+            "application/json",
+            "Bad Gateway",
+            id="no-message",
         ),
     ],
 )
@@ -204,7 +204,7 @@ async def test_rate_limit_carries_retry_after(
 
 
 async def test_connection_refused_is_api_connection_error() -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
 
     async with AsyncOrq(api_key=API_KEY, server_url=url, retries=0) as orq:
         with pytest.raises(APIConnectionError) as info:
@@ -216,7 +216,7 @@ async def test_connection_refused_is_api_connection_error() -> None:
 
 
 async def test_connection_refused_is_retried_then_raised() -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     policy = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.02)
 
     async with AsyncOrq(api_key=API_KEY, server_url=url, retries=policy) as orq:
@@ -230,7 +230,7 @@ async def test_connection_refused_is_retried_then_raised() -> None:
 async def test_connection_errors_not_retried_when_disabled(
     server: FakeOrqServer,
 ) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     policy = RetryPolicy(max_retries=50, initial_delay=1, retry_connection_errors=False)
 
     async with AsyncOrq(api_key=API_KEY, server_url=url, retries=policy) as orq:
@@ -384,6 +384,49 @@ async def test_deadline_bounds_the_whole_call(
     assert time.monotonic() - start < 1.5
 
 
+async def test_sdk_client_level_retry_config(server: FakeOrqServer) -> None:
+    server.enqueue(FakeResponse.error(503, "busy"))
+    config = RetryConfig("backoff", BackoffStrategy(10, 20, 1.5, 2000))
+    async with AsyncOrq(
+        api_key=API_KEY, server_url=server.url, retry_config=config
+    ) as orq:
+        await orq.router.completions.create(model="m", prompt="p", max_tokens=1)
+    assert len(server.requests) == 2
+    with pytest.raises(InvalidParameterError):
+        AsyncOrq(api_key=API_KEY, retries=1, retry_config=config)
+
+
+async def test_connection_refused_is_typed(server: FakeOrqServer) -> None:
+    async with AsyncOrq(
+        api_key=API_KEY, server_url="http://127.0.0.1:9", retries=0
+    ) as orq:
+        with pytest.raises(APIConnectionError):
+            await orq.router.completions.create(model="m", prompt="p")
+
+
+async def test_a_callers_session_with_raise_for_status_still_maps_errors(
+    server: FakeOrqServer,
+) -> None:
+    server.enqueue(FakeResponse.error(429, "slow", headers={"retry-after-ms": "10"}))
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        async with AsyncOrq(
+            api_key=API_KEY, server_url=server.url, session=session
+        ) as orq:
+            res = await orq.router.completions.create(model="m", prompt="p")
+        assert not session.closed  # never closed by us
+    assert res.choices and len(server.requests) == 2
+
+
+async def test_a_closed_callers_session_gives_a_typed_error(
+    server: FakeOrqServer,
+) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    async with AsyncOrq(api_key=API_KEY, server_url=server.url, session=session) as orq:
+        with pytest.raises(ClientClosedError):
+            await orq.router.completions.create(model="m", prompt="p")
+
+
 # --- the API key never leaks -------------------------------------------------
 
 
@@ -412,14 +455,14 @@ async def test_api_key_never_in_errors_or_client_repr(server: FakeOrqServer) -> 
         caught.append(bad_info.value)
         client_repr = repr(orq)
         client_str = str(orq)
-        secret_repr = repr(orq._api_key)
+        attributes = repr(vars(orq))
 
     async with AsyncOrq(api_key=wrong_key, server_url=server.url, retries=0) as bad:
         with pytest.raises(AuthenticationError) as auth_info:
             await bad.router.completions.create(model=MODEL, prompt="x")
         bad_repr = repr(bad)
 
-    refused = f"http://127.0.0.1:{closed_port()}"
+    refused = f"http://127.0.0.1:{free_port()}"
     async with AsyncOrq(api_key=API_KEY, server_url=refused, retries=0) as orq2:
         with pytest.raises(APIConnectionError) as conn_info:
             await orq2.router.completions.create(model=MODEL, prompt="x")
@@ -429,6 +472,6 @@ async def test_api_key_never_in_errors_or_client_repr(server: FakeOrqServer) -> 
     assert_no_key(auth_info.value, wrong_key)
     assert_no_key(conn_info.value, API_KEY)
     assert_no_key(conn_info.value.__cause__, API_KEY)
-    for text in (client_repr, client_str, secret_repr):
+    for text in (client_repr, client_str, attributes):
         assert API_KEY not in text
     assert wrong_key not in bad_repr

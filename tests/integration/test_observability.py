@@ -15,10 +15,14 @@ from orq_async import (
     AsyncOrq,
     ChunkEvent,
     Hooks,
+    IncompleteStreamError,
     OrqError,
     RequestEvent,
+    ResponseDecodeError,
     ResponseEvent,
     RetryEvent,
+    StreamConnectionError,
+    UnexpectedContentTypeError,
 )
 from orq_async.testing import FakeOrqServer, FakeResponse
 
@@ -156,11 +160,11 @@ async def test_the_key_never_leaks(
                 except OrqError as exc:
                     errors.append(exc)
     assert len(errors) == 4
-    for exc in errors:
-        _no_key(str(exc))
-        _no_key(repr(exc))
-        _no_key("".join(traceback.format_exception(exc)))
-        cause = exc.__cause__ or exc.__context__
+    for error in errors:
+        _no_key(str(error))
+        _no_key(repr(error))
+        _no_key("".join(traceback.format_exception(error)))
+        cause = error.__cause__ or error.__context__
         if cause is not None:
             _no_key(repr(cause))
             _no_key(repr(getattr(cause, "request_info", "")))
@@ -183,3 +187,97 @@ def test_orq_log_env_turns_on_debug_logging() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "orq_async DEBUG POST http://127.0.0.1:" in proc.stderr
     assert "demo-key" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        pytest.param(
+            FakeResponse.stream(["a", "b"], done=False, then="abort"),
+            StreamConnectionError,
+            id="abort",
+        ),
+        pytest.param(
+            FakeResponse.stream(["a", "b"], done=False, finish_reason=None),
+            IncompleteStreamError,
+            id="truncated",
+        ),
+    ],
+)
+async def test_on_error_fires_once_for_mid_stream_failures(
+    server: FakeOrqServer, response: FakeResponse, expected: type[OrqError]
+) -> None:
+    errors: list[BaseException] = []
+
+    async def on_error(exc: BaseException) -> None:
+        errors.append(exc)
+
+    server.enqueue(response)
+    async with AsyncOrq(
+        api_key=API_KEY, server_url=server.url, hooks=Hooks(on_error=on_error)
+    ) as orq:
+        stream = await orq.router.completions.create(model="m", prompt="p", stream=True)
+        with pytest.raises(expected):
+            async with stream:
+                async for _ in stream:
+                    pass
+    assert len(errors) == 1 and isinstance(errors[0], expected)
+
+
+async def test_on_error_fires_for_an_undecodable_completion(
+    server: FakeOrqServer,
+) -> None:
+    errors: list[BaseException] = []
+
+    async def on_error(exc: BaseException) -> None:
+        errors.append(exc)
+
+    server.enqueue(FakeResponse.raw(b'{"not": "a completion"'))
+    async with AsyncOrq(
+        api_key=API_KEY, server_url=server.url, hooks=Hooks(on_error=on_error)
+    ) as orq:
+        with pytest.raises(ResponseDecodeError):
+            await orq.router.completions.create(model="m", prompt="p")
+    assert len(errors) == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "stream", "expected"),
+    [
+        pytest.param(
+            FakeResponse.raw(b'{"echo": "Bearer ' + API_KEY.encode() + b'"'),
+            False,
+            ResponseDecodeError,
+            id="bad-json",
+        ),
+        pytest.param(
+            FakeResponse.raw(
+                b"<html>" + API_KEY.encode() + b"</html>", content_type="text/html"
+            ),
+            False,
+            UnexpectedContentTypeError,
+            id="html-json-call",
+        ),
+        pytest.param(
+            FakeResponse.raw(
+                b"<html>" + API_KEY.encode() + b"</html>", content_type="text/html"
+            ),
+            True,
+            UnexpectedContentTypeError,
+            id="html-stream-call",
+        ),
+    ],
+)
+async def test_a_key_echoed_in_a_200_body_is_masked(
+    server: FakeOrqServer,
+    response: FakeResponse,
+    stream: bool,
+    expected: type[OrqError],
+) -> None:
+    server.enqueue(response)
+    async with AsyncOrq(api_key=API_KEY, server_url=server.url) as orq:
+        with pytest.raises(expected) as info:
+            await orq.router.completions.create(model="m", prompt="p", stream=stream)
+    text = str(info.value) + repr(info.value) + repr(vars(info.value))
+    assert API_KEY not in text
+    assert "[redacted]" in text

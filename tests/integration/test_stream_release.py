@@ -1,6 +1,6 @@
 """Every way a stream can end gives its connection back, at once and without warnings.
 
-sse-and-faults.md §6 tests 5, 35-37 and 40: full consumption (kept for reuse),
+Full consumption (kept for reuse),
 ``break`` with and without ``async with``, a dropped reference without
 ``gc.collect()``, an exception in the consumer, task cancellation, anyio and
 asyncio timeouts, ``aclose()`` of the stream and of the client. "Released" is
@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import anyio
 import pytest
@@ -32,48 +29,14 @@ from orq_async import (
 )
 from orq_async.testing import FakeOrqServer, FakeResponse
 
+from ..helpers import hanging_stream, read_into
+
+pytestmark = pytest.mark.usefixtures("no_unclosed_logs")
+
 MODEL = "openai/gpt-4o-mini"
 
 #: Server-side grace for seeing a disconnect: the fake router polls every 10 ms.
 PROMPT = 0.3
-
-
-def hanging_stream() -> FakeResponse:
-    """Two chunks, then the server keeps the body open until the client leaves."""
-    return FakeResponse.stream(["a", "b"], finish_reason=None, done=False, then="hang")
-
-
-async def read_into(
-    stream: Any, got: list[str], seen: asyncio.Event | None = None
-) -> None:
-    """Append each chunk's text as it arrives; set ``seen`` after the second."""
-    async for chunk in stream:
-        got.append(chunk.choices[0].text)
-        if seen is not None and len(got) == 2:
-            seen.set()
-
-
-def in_use(client: AsyncOrq) -> int:
-    """Connections the client's pool has checked out right now."""
-    in_pool = client.pool_stats().in_use
-    # aiohttp's own view must agree: nothing checked out that we don't count.
-    transport = client._transport
-    acquired = 0
-    if transport is not None:
-        for session, *_ in transport._sessions.values():
-            assert session.connector is not None
-            acquired += len(session.connector._acquired)
-    assert acquired <= in_pool
-    return in_pool
-
-
-@pytest.fixture(autouse=True)
-def no_unclosed_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """aiohttp also reports leaks through the loop's exception handler (a log)."""
-    with caplog.at_level(logging.WARNING):
-        yield
-    unclosed = [r for r in caplog.records if "nclosed" in r.getMessage()]
-    assert not unclosed
 
 
 async def assert_released(
@@ -81,7 +44,7 @@ async def assert_released(
 ) -> None:
     seen = await server.wait_for_disconnect(timeout=2.0)
     assert seen - since < PROMPT
-    assert in_use(client) == 0
+    assert client.pool_stats().in_use == 0
 
 
 # -- normal end: kept for reuse ---------------------------------------------------
@@ -96,7 +59,7 @@ async def test_fully_consumed_streams_reuse_one_connection(
         )
         async with stream:
             assert len([chunk async for chunk in stream]) == 3
-        assert in_use(client) == 0
+        assert client.pool_stats().in_use == 0
 
     assert len(server.requests) == 2
     assert len(server.connections) == 1
@@ -110,7 +73,7 @@ async def test_fully_consumed_stream_without_async_with_is_released(
         model=MODEL, prompt="Hi", stream=True, max_tokens=3
     )
     assert len([chunk async for chunk in stream]) == 3
-    assert in_use(client) == 0
+    assert client.pool_stats().in_use == 0
     await client.router.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
 
     assert len(server.connections) == 1
@@ -174,7 +137,7 @@ async def test_break_then_next_stream_opens_a_fresh_connection(
         assert len([chunk async for chunk in stream]) == 2
 
     assert len(server.connections) == 2
-    assert in_use(client) == 0
+    assert client.pool_stats().in_use == 0
 
 
 # -- break without async with, reference dropped ----------------------------------
@@ -330,7 +293,7 @@ async def test_stream_idle_limit_still_works_after_a_cancel_scope_around_a_step(
 
     assert first.choices[0].text == "a"
     assert scope.cancelled_caught
-    assert in_use(client) == 0
+    assert client.pool_stats().in_use == 0
 
 
 async def test_cancel_during_the_drain_after_done_still_closes(
@@ -453,7 +416,7 @@ async def test_client_aclose_before_the_first_chunk_does_not_retry(
     await server.wait_for_disconnect(timeout=2.0)
     await asyncio.sleep(0.05)
     assert len(server.requests) == 1
-    assert client._transport is None
+    assert client.is_closed and client.pool_stats().in_use == 0
 
 
 async def test_stream_aclose_from_another_task_before_the_first_chunk_does_not_retry(
@@ -473,7 +436,7 @@ async def test_stream_aclose_from_another_task_before_the_first_chunk_does_not_r
     await server.wait_for_disconnect(timeout=2.0)
     await asyncio.sleep(0.05)
     assert len(server.requests) == 1
-    assert in_use(client) == 0
+    assert client.pool_stats().in_use == 0
 
 
 async def test_stream_dropped_before_iterating_releases(
@@ -485,6 +448,22 @@ async def test_stream_dropped_before_iterating_releases(
     )
 
     del stream
+    since = time.monotonic()
+
+    await assert_released(server, client, since)
+
+
+async def test_cancel_while_a_completion_body_is_read_releases(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    server.enqueue(
+        FakeResponse.events_(
+            [b'{"id": "cmpl-1", '], content_type="application/json", then="hang"
+        )
+    )
+
+    with pytest.raises(TimeoutError), anyio.fail_after(0.2):
+        await client.router.completions.create(model=MODEL, prompt="Hi")
     since = time.monotonic()
 
     await assert_released(server, client, since)

@@ -1,7 +1,7 @@
 """Streaming completions end to end against the fake router on loopback.
 
-Covers the stream-termination, payload-fault and idle-timeout tests of
-sse-and-faults.md §6 for ``create(..., stream=True)``: every test talks to a real
+Covers stream termination, payload faults and idle timeouts for
+``create(..., stream=True)``: every test talks to a real
 aiohttp server (:class:`orq_async.testing.FakeOrqServer`), nothing is mocked.
 """
 
@@ -23,6 +23,7 @@ from orq_async import (
     EventTooLargeError,
     IncompleteStreamError,
     InternalServerError,
+    OrqError,
     SSEProtocolError,
     StreamAPIError,
     StreamConnectionError,
@@ -33,16 +34,11 @@ from orq_async import (
 from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk, sse_frame
 from tests.conftest import API_KEY
 
+from ..helpers import frame, read_into
+
 MODEL = "openai/gpt-4o-mini"
 DONE = sse_frame("[DONE]")
 BOM = b"\xef\xbb\xbf"
-
-
-def frame(text: str, finish_reason: str | None = None, **extra: Any) -> bytes:
-    """One chunk event (LF line ends)."""
-    chunk = completion_chunk(text, finish_reason=finish_reason)
-    chunk.update(extra)
-    return sse_frame(chunk)
 
 
 def in_band_error(
@@ -60,12 +56,6 @@ async def collect(client: AsyncOrq, **kwargs: Any) -> list[str]:
         return [chunk.choices[0].text async for chunk in stream]
 
 
-async def read_into(stream: Any, texts: list[str]) -> None:
-    """Append each chunk's text as it arrives (kept when the stream then raises)."""
-    async for chunk in stream:
-        texts.append(chunk.choices[0].text)  # noqa: PERF401
-
-
 def stream_of(pieces: Iterable[bytes], **kwargs: Any) -> FakeResponse:
     return FakeResponse.events_(list(pieces), **kwargs)
 
@@ -73,7 +63,7 @@ def stream_of(pieces: Iterable[bytes], **kwargs: Any) -> FakeResponse:
 # -- the happy path ---------------------------------------------------------------
 
 
-async def test_issue_example_streams_the_generated_chunks(
+async def test_a_basic_stream_yields_the_generated_chunks(
     client: AsyncOrq, server: FakeOrqServer
 ) -> None:
     stream = await client.router.completions.create(
@@ -154,6 +144,54 @@ async def test_http_error_body_with_invalid_utf8_raises_the_typed_error(
         await client.router.completions.create(model=MODEL, prompt="Hi", stream=True)
 
     assert info.value.status_code == 400
+
+
+async def test_stream_headers_usage_and_text(
+    server: FakeOrqServer, client: AsyncOrq
+) -> None:
+    stream = await client.router.completions.create(
+        model="m", prompt="p", max_tokens=3, stream=True
+    )
+    assert stream.headers["X-Request-Id"].startswith("req-")
+    assert await stream.text() == "This is a"
+    assert stream.usage is not None and stream.usage.completion_tokens == 3
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
+async def test_every_line_end_streams_the_same(
+    server: FakeOrqServer, client: AsyncOrq, eol: bytes
+) -> None:
+    server.enqueue(FakeResponse.stream(["x", "y"], eol=eol))
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    assert await stream.text() == "xy"
+
+
+async def test_n_greater_than_one_tracks_choices_by_index(
+    server: FakeOrqServer, client: AsyncOrq
+) -> None:
+    server.enqueue(
+        FakeResponse.events_(
+            [
+                frame("A", index=0),
+                frame("B", index=1),
+                frame("a", "stop", index=0),
+                frame("b", index=1),
+            ]
+        )
+    )
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    with pytest.raises(IncompleteStreamError) as info:
+        async with stream:
+            assert [t async for t in stream.aiter_text()] == ["A", "a"]
+    assert info.value.partial_text == "Aa"  # choice 0 only
+
+    server.enqueue(
+        FakeResponse.events_(
+            [frame("A", "stop", index=0), frame("B", "length", index=1)]
+        )
+    )
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    assert await stream.text() == "A"  # every choice finished: a normal end
 
 
 # -- [DONE] ---------------------------------------------------------------------
@@ -347,6 +385,23 @@ async def test_chunks_without_choices_between_others_of_the_same_read(
     assert stream.usage.total_tokens == 5
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"error":"rate limited"}', b'{"error":{"message":5}}'],
+)
+async def test_loose_in_band_error_shapes_are_stream_api_errors(
+    server: FakeOrqServer, client: AsyncOrq, payload: bytes
+) -> None:
+    server.enqueue(
+        FakeResponse.events_([sse_frame(completion_chunk("a")), sse_frame(payload)])
+    )
+    stream = await client.router.completions.create(model="m", prompt="p", stream=True)
+    with pytest.raises(StreamAPIError):
+        async with stream:
+            async for _ in stream:
+                pass
+
+
 # -- payload faults ---------------------------------------------------------------
 
 
@@ -361,7 +416,7 @@ async def test_fault_behind_chunks_of_the_same_read_comes_after_them(
     client: AsyncOrq,
     server: FakeOrqServer,
     fault: bytes,
-    expected: type[Exception],
+    expected: type[OrqError],
 ) -> None:
     # One write: the first chunk, two more, a fault, more chunks. The chunks
     # before the fault are delivered, then the fault, and nothing after it.
@@ -376,7 +431,7 @@ async def test_fault_behind_chunks_of_the_same_read_comes_after_them(
 
     assert stream.partial_text == "abc"
     assert stream.chunks_received == 3
-    assert getattr(info.value, "retryable", False) is False
+    assert info.value.retryable is False
     with pytest.raises(orq_async.StreamConsumedError):
         await stream.__anext__()
 
@@ -408,7 +463,7 @@ async def test_malformed_json_chunk_raises_stream_decode_error_with_an_excerpt(
     ("content_type", "body"),
     [
         ("text/html", b"<html><body>502 Bad Gateway</body></html>"),
-        ("application/json", b'{"id": "x", "choices": []}'),
+        ("text/plain", b'{"id": "x", "choices": []}'),
     ],
 )
 async def test_wrong_content_type_raises_unexpected_content_type(

@@ -142,3 +142,21 @@ def test_no_thread_left_after_close(threaded_server: FakeOrqServer) -> None:
         assert threading.active_count() == before + 1
     assert threading.active_count() == before
     assert repr(orq) == f"Orq(server_url={threaded_server.url!r})"
+
+
+def test_sync_stream_after_close_raises_client_closed(
+    slow_threaded_server: FakeOrqServer,
+) -> None:
+    orq = Orq(api_key=API_KEY, server_url=slow_threaded_server.url)
+    stream = orq.router.completions.create(
+        model="m", prompt="p", max_tokens=20, stream=True
+    )
+    next(stream)
+    assert stream.metrics.chunks == 1 and stream.attempts == 1
+    assert stream.partial_text == "This"
+    assert orq.pool_stats().in_use == 1
+    orq.close()
+    with pytest.raises(ClientClosedError):
+        next(stream)
+    with pytest.raises(ClientClosedError):
+        orq.router.completions.create(model="m", prompt="p")

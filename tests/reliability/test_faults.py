@@ -1,17 +1,17 @@
-"""sse-and-faults.md §6 scenarios not covered by tests/integration, against the
-fake router on loopback (fast: runs on every change).
+"""Stream faults at the edges, against the fake router on loopback (fast: runs on
+every change).
 
-Covered elsewhere, so not repeated here: 1-15, 21-24, 26-38, 40, 41
-(tests/integration/test_streaming.py, test_stream_release.py, test_deadlines.py,
-test_errors.py, test_observability.py; tests/unit/test_sse*.py). This file adds:
+The common stream faults (termination, payload, idle timeouts, release, deadlines,
+errors) are in tests/integration/test_streaming.py and its neighbours, the parser
+in tests/unit/test_sse*.py. Here:
 
-* 16 one-byte drip (1 byte / 5 ms), and its idle-limit semantics;
-* 17 10,000 events in one read, linear in the event count;
-* 18 oversized lines (16 and 64 MiB) with the peak-RSS bound;
-* 19 a 4 MiB event in 1 KiB reads, end to end;
-* 33 + 42 every mid-stream fault: its typed error, request id, no retry, the
+* a one-byte drip (1 byte / 5 ms), and its idle-limit semantics;
+* 10,000 events in one read, linear in the event count;
+* oversized lines (16 and 64 MiB) with the peak-RSS bound;
+* a 4 MiB event in 1 KiB reads, end to end;
+* every mid-stream fault: its typed error, request id, no retry, the
   connection released;
-* 43 on_chunk timing against the server's schedule;
+* on_chunk timing against the server's schedule;
 * hostile HTTP framing (huge headers, non-HTTP bytes, broken chunk sizes) and a
   gzip-encoded stream that must still arrive event by event.
 """
@@ -22,7 +22,7 @@ import asyncio
 import gc
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -42,36 +42,25 @@ from orq_async import (
     StreamIdleTimeoutError,
     Timeouts,
 )
-from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk, sse_frame
+from orq_async.testing import FakeOrqServer, FakeResponse, sse_frame
 
-from .conftest import (
-    API_KEY,
+from ..conftest import API_KEY
+from ..helpers import (
     MIB,
+    frame,
     linux_only,
     peak_rss,
     peak_rss_reset,
-    pool_in_use,
+    read_into,
     rss,
+    texts_of,
 )
 
 MODEL = "openai/gpt-4o-mini"
 DONE = sse_frame("[DONE]")
 
 
-def frame(text: str, finish_reason: str | None = None) -> bytes:
-    return sse_frame(completion_chunk(text, finish_reason=finish_reason))
-
-
-async def texts_of(
-    stream: AsyncIterator[Any], into: list[str] | None = None
-) -> list[str]:
-    got = [] if into is None else into
-    async for chunk in stream:
-        got.append(chunk.choices[0].text)
-    return got
-
-
-# -- 16: one-byte drip -----------------------------------------------------------------
+# -- a one-byte drip -------------------------------------------------------------------
 
 
 async def test_one_byte_drip_delivers_every_chunk_without_busy_waiting(
@@ -97,14 +86,14 @@ async def test_one_byte_drip_delivers_every_chunk_without_busy_waiting(
         # client share this process, so this bounds both together).
         assert wall >= len(body) * 0.005 * 0.9
         assert cpu < 0.5 * wall, f"{cpu=:.2f}s of {wall=:.2f}s: busy waiting?"
-        assert pool_in_use(client) == 0
+        assert client.pool_stats().in_use == 0
 
 
 async def test_drip_slower_per_event_than_the_idle_limit_is_not_idle(
     server: FakeOrqServer,
 ) -> None:
     # Each event takes ~1 s to drip in, bytes arrive every 5 ms, the idle limit
-    # is 0.4 s: data keeps arriving well within the limit, so no timeout (§6.16).
+    # is 0.4 s: data keeps arriving well within the limit, so no timeout.
     body = frame("a") + frame("b", "stop") + DONE
     server.enqueue(FakeResponse.drip(body, piece_size=1, interval=0.005))
     async with AsyncOrq(
@@ -119,7 +108,7 @@ async def test_drip_slower_per_event_than_the_idle_limit_is_not_idle(
         assert await texts_of(stream) == ["a", "b"]
 
 
-# -- 17: many events in one read -------------------------------------------------------
+# -- many events in one read -----------------------------------------------------------
 
 
 async def _one_read_stream_seconds(
@@ -160,7 +149,7 @@ async def test_ten_thousand_events_in_one_read_are_all_delivered_in_linear_time(
         assert per_chunk_large <= 2 * per_chunk_small
 
 
-# -- 18: oversized line, memory bounded ------------------------------------------------
+# -- an oversized line: memory bounded by the limit ------------------------------------
 
 
 @linux_only
@@ -200,11 +189,11 @@ async def test_oversized_line_raises_with_memory_bounded_by_the_limit(
         # The client stopped near the limit: it did not buffer the whole line.
         assert growth < 3 * effective + 16 * MIB < line_size + 16 * MIB
         await server.wait_for_disconnect(timeout=2.0)
-        assert pool_in_use(client) == 0
+        assert client.pool_stats().in_use == 0
         assert len(server.requests) == 1
 
 
-# -- 19: a large valid event in small reads --------------------------------------------
+# -- a large valid event in small reads ------------------------------------------------
 
 
 async def test_four_mib_event_in_1kib_reads_arrives_intact(
@@ -226,7 +215,7 @@ async def test_four_mib_event_in_1kib_reads_arrives_intact(
     assert elapsed < 5.0
 
 
-# -- 33 + 42: every mid-stream fault ---------------------------------------------------
+# -- every mid-stream fault: typed, never retried, released ----------------------------
 
 RID = "req-fault-1"
 BAD_JSON = b"data: {not json\n\n"
@@ -300,7 +289,7 @@ async def test_mid_stream_fault_is_typed_carries_the_request_id_and_is_never_ret
         assert stream.request_id == RID
         got: list[str] = []
         with pytest.raises(OrqError) as info:
-            await texts_of(stream, got)
+            await read_into(stream, got)
 
         error = info.value
         assert type(error) is EXPECTED[kind], repr(error)
@@ -312,7 +301,7 @@ async def test_mid_stream_fault_is_typed_carries_the_request_id_and_is_never_ret
         assert got == ["a"]
         assert retried == []
         assert len(server.requests) == 1
-        assert pool_in_use(client) == 0
+        assert client.pool_stats().in_use == 0
         if kind not in ("abort", "truncated"):
             await server.wait_for_disconnect(timeout=2.0)
 
@@ -334,10 +323,10 @@ async def test_truncated_streams_do_not_exhaust_the_pool(server: FakeOrqServer) 
             )
             with pytest.raises(IncompleteStreamError):
                 await texts_of(stream)
-        assert pool_in_use(client) == 0
+        assert client.pool_stats().in_use == 0
 
 
-# -- 43: on_chunk timing ---------------------------------------------------------------
+# -- on_chunk timing against the server's schedule -------------------------------------
 
 
 async def test_on_chunk_timing_matches_the_server_schedule(
@@ -453,7 +442,7 @@ async def test_hostile_http_framing_gives_only_typed_errors(
                 )
                 if stream:
                     await texts_of(result)  # type: ignore[arg-type]
-            assert pool_in_use(client) == 0
+            assert client.pool_stats().in_use == 0
     finally:
         srv.close()
         await srv.wait_closed()

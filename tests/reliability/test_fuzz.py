@@ -27,7 +27,7 @@ from orq_async._exceptions import ResponseDecodeError
 from orq_async._wire import ErrorBody
 from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk
 
-from .conftest import API_KEY
+from ..conftest import API_KEY
 
 FUZZ = settings(
     deadline=None,

@@ -3,13 +3,12 @@
 * No ``Authorization`` header reaches another host through a redirect: redirects
   are not followed at all (any 3xx is an :class:`APIError`), also with a
   caller-supplied aiohttp session.
-* TLS verification is on by default (a self-signed server fails with a typed,
-  non-retryable error); an ``ssl.SSLContext`` that trusts the certificate works;
-  the host name is checked.
+* TLS verification is on by default (a server with a certificate from a private
+  CA fails with a typed, non-retryable error); an ``ssl.SSLContext`` that trusts
+  the CA works; the host name is checked.
 * Response, header and event sizes are bounded.
 * The API key appears in no error (any type), chained cause, traceback, log
-  record, hook event or client repr (sse-and-faults.md §6.41, widened to every
-  error type the client raises).
+  record, hook event or client repr, for every error type the client raises.
 """
 
 from __future__ import annotations
@@ -17,18 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
-import shutil
-import ssl
-import subprocess
 import traceback
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
 
-import orq_async
 from orq_async import (
     APIConnectionError,
     APIError,
@@ -36,12 +30,17 @@ from orq_async import (
     Hooks,
     OrqError,
     PoolLimits,
-    ProtocolError,
+    ResponseTooLargeError,
     Timeouts,
 )
 from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk, sse_frame
 
-from .conftest import API_KEY, MIB, linux_only, peak_rss, peak_rss_reset, rss
+from ..conftest import API_KEY
+from ..helpers import MIB, linux_only, peak_rss, peak_rss_reset, rss
+from ..real_servers import client_context, server_context
+
+if TYPE_CHECKING:
+    import trustme
 
 MODEL = "openai/gpt-4o-mini"
 
@@ -91,64 +90,6 @@ async def test_redirect_is_not_followed_with_a_caller_supplied_session(
 # -- TLS -------------------------------------------------------------------------------
 
 
-def _make_cert(directory: Path, name: str, san: str) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("no openssl CLI to make a test certificate")
-    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={name}",
-            "-addext",
-            f"subjectAltName={san}",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return cert, key
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    directory = tmp_path_factory.mktemp("tls")
-    return {
-        "loopback": _make_cert(directory, "loopback", "IP:127.0.0.1,DNS:localhost"),
-        "elsewhere": _make_cert(directory, "elsewhere", "DNS:example.com"),
-    }
-
-
-def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
-
-
-@pytest.fixture
-async def tls_server(
-    certs: dict[str, tuple[Path, Path]],
-) -> AsyncIterator[FakeOrqServer]:
-    async with FakeOrqServer(
-        api_key=API_KEY, ssl_context=_server_context(*certs["loopback"])
-    ) as srv:
-        yield srv
-
-
 async def test_tls_verification_is_on_by_default(tls_server: FakeOrqServer) -> None:
     assert tls_server.url.startswith("https://")
     async with AsyncOrq(api_key=API_KEY, server_url=tls_server.url) as client:
@@ -161,9 +102,9 @@ async def test_tls_verification_is_on_by_default(tls_server: FakeOrqServer) -> N
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 async def test_an_ssl_context_trusting_the_certificate_works(
-    tls_server: FakeOrqServer, certs: dict[str, tuple[Path, Path]], stream: bool
+    tls_server: FakeOrqServer, ca: trustme.CA, stream: bool
 ) -> None:
-    context = ssl.create_default_context(cafile=str(certs["loopback"][0]))
+    context = client_context(ca)
     async with AsyncOrq(
         api_key=API_KEY, server_url=tls_server.url, ssl_context=context
     ) as client:
@@ -179,10 +120,10 @@ async def test_an_ssl_context_trusting_the_certificate_works(
 
 
 async def test_host_name_is_checked_even_for_a_trusted_certificate(
-    certs: dict[str, tuple[Path, Path]],
+    ca: trustme.CA,
 ) -> None:
-    async with FakeOrqServer(ssl_context=_server_context(*certs["elsewhere"])) as srv:
-        context = ssl.create_default_context(cafile=str(certs["elsewhere"][0]))
+    async with FakeOrqServer(ssl_context=server_context(ca, "example.com")) as srv:
+        context = client_context(ca)
         async with AsyncOrq(
             api_key=API_KEY, server_url=srv.url, ssl_context=context
         ) as client:
@@ -203,15 +144,11 @@ async def test_verification_can_be_turned_off_explicitly(
 
 # -- sizes -----------------------------------------------------------------------------
 
-TOO_LARGE = getattr(orq_async, "ResponseTooLargeError", ProtocolError)
-
 
 def test_default_limits_are_finite() -> None:
     client = AsyncOrq(api_key=API_KEY, server_url="http://127.0.0.1:9")
     assert 0 < client.max_event_size <= 64 * MIB
-    limit = getattr(client, "max_response_size", None)
-    assert limit is not None, "no bound on non-streaming response bodies"
-    assert 0 < limit <= 256 * MIB
+    assert 0 < client.max_response_size <= 256 * MIB
 
 
 @linux_only
@@ -235,7 +172,7 @@ async def test_huge_non_streaming_body_is_refused_with_bounded_memory(
         server_url=server.url,
         retries=0,
         max_event_size=1 * MIB,
-        **({"max_response_size": 4 * MIB} if TOO_LARGE is not ProtocolError else {}),
+        max_response_size=4 * MIB,
     ) as client:
         if not peak_rss_reset():
             pytest.skip("cannot reset the peak-RSS mark here")
@@ -245,7 +182,7 @@ async def test_huge_non_streaming_body_is_refused_with_bounded_memory(
         growth = peak_rss() - before
     print(f"\n96 MiB body (HTTP {status}): peak RSS growth {growth / MIB:.1f} MiB")
     if status == 200:
-        assert isinstance(info.value, TOO_LARGE), repr(info.value)
+        assert isinstance(info.value, ResponseTooLargeError), repr(info.value)
     else:  # an error body is read only as a bounded prefix for the message
         assert isinstance(info.value, APIError) and info.value.status_code == status
         assert len(info.value.body) <= 1 * MIB
@@ -279,7 +216,7 @@ async def test_huge_declared_content_length_is_refused_before_reading(
             retries=0,
             timeouts=Timeouts(stream_idle=2.0),
         ) as client:
-            with pytest.raises(TOO_LARGE):
+            with pytest.raises(ResponseTooLargeError):
                 await asyncio.wait_for(
                     client.router.completions.create(model=MODEL, prompt="Hi"), 1.0
                 )
@@ -392,7 +329,7 @@ async def _run_case(case: str, tmp: dict[str, Any]) -> BaseException:
                 await client.router.completions.create(
                     model=MODEL,
                     prompt="Hi",
-                    temperature="hot",  # type: ignore[arg-type]
+                    temperature="hot",  # type: ignore[call-overload]
                 )
             result = await client.router.completions.create(
                 model=MODEL, prompt="Hi", stream=stream
@@ -437,33 +374,21 @@ async def test_the_key_is_redacted_in_every_error_log_hook_and_repr(
     server: FakeOrqServer,
     other_host: FakeOrqServer,
     tls_server: FakeOrqServer,
+    garbage_http_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def garbage(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await reader.read(65536)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    garbage_srv = await asyncio.start_server(garbage, "127.0.0.1", 0)
     tmp: dict[str, Any] = {
         "server": server,
         "other": other_host,
         "tls": tls_server,
-        "garbage": f"http://127.0.0.1:{garbage_srv.sockets[0].getsockname()[1]}",
+        "garbage": garbage_http_url,
         "reprs": [],
         "keep": [],
     }
     errors: dict[str, BaseException] = {}
-    try:
-        with caplog.at_level(logging.DEBUG):
-            for case in CASES:
-                errors[case] = await _run_case(case, tmp)
-    finally:
-        garbage_srv.close()
-        await garbage_srv.wait_closed()
+    with caplog.at_level(logging.DEBUG):
+        for case in CASES:
+            errors[case] = await _run_case(case, tmp)
 
     kinds = {type(e).__name__ for e in errors.values()}
     assert len(kinds) >= 12, kinds  # the matrix really covers many error types

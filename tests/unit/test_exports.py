@@ -57,15 +57,6 @@ def test_all_has_no_private_names_but_version() -> None:
     assert [n for n in orq_async.__all__ if n.startswith("_")] == ["__version__"]
 
 
-def test_exported_classes_come_from_private_modules() -> None:
-    # Everything is defined in a private module and re-exported here.
-    for name in orq_async.__all__:
-        value = getattr(orq_async, name)
-        module = getattr(value, "__module__", None)
-        if isinstance(value, type) and module is not None:
-            assert module.startswith("orq_async._"), name
-
-
 def test_version_matches_the_private_module() -> None:
     version = importlib.import_module("orq_async._version").__version__
 

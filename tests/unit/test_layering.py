@@ -1,15 +1,18 @@
-"""Import layering, checked on the AST (house style §1, §6).
+"""Import layering, checked on the AST.
 
-The sans-IO core (``_sse``, ``_wire``, ``_codec``, ``_retry``, ``_config``,
-``_exceptions``, ``_types``) imports no asyncio, anyio or aiohttp, and only
-``_transport`` (the I/O seam) and ``testing`` (the fake server) import aiohttp at
-run time. Imports under ``if TYPE_CHECKING:`` are for annotations only and are
-not counted for the aiohttp rule.
+No module imports another in a cycle, and no module of the request path reads
+the private members of a class defined in another module. The sans-IO core
+(``_sse``, ``_wire``, ``_codec``, ``_retry``, ``_config``, ``_exceptions``,
+``_types``) imports no asyncio, anyio or aiohttp, and only the aiohttp seam
+(``_transport``, ``_transport_errors``, ``_response``) and ``testing`` (the
+fake server) import aiohttp at run time. Imports under ``if TYPE_CHECKING:``
+are for annotations only and are not counted for the aiohttp rule.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,9 +20,40 @@ import pytest
 import orq_async
 
 PACKAGE = Path(orq_async.__file__).parent
-PURE = ("_sse", "_wire", "_codec", "_retry", "_config", "_exceptions", "_types")
+PURE = (
+    "_sse",
+    "_wire",
+    "_codec",
+    "_chat_wire",
+    "_chat_codec",
+    "_chat_params",
+    "_retry",
+    "_config",
+    "_exceptions",
+    "_types",
+)
 IO_LIBRARIES = frozenset({"asyncio", "anyio", "aiohttp"})
-AIOHTTP_ALLOWED = frozenset({"_transport", "testing"})
+#: The request path: the client, its requests and streams, and the transport.
+IO_SIDE = (
+    "_attempts",
+    "_client",
+    "_headers",
+    "_hooks",
+    "_http_errors",
+    "_pool",
+    "_request",
+    "_resources",
+    "_response",
+    "_stream_errors",
+    "_stream_views",
+    "_streaming",
+    "_sync",
+    "_telemetry",
+    "_timers",
+    "_transport",
+    "_transport_errors",
+)
+AIOHTTP_ALLOWED = frozenset({"_transport", "_transport_errors", "_response", "testing"})
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -95,3 +129,139 @@ def test_type_checking_imports_are_skipped_only_under_the_guard() -> None:
         "anyio",
         "asyncio",
     }
+
+
+def relative_imports(name: str) -> set[str]:
+    """The package modules ``name`` imports at run time (``from .x import``)."""
+    tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for stmt in child.orelse:
+                    visit(stmt)
+                continue
+            if isinstance(child, ast.ImportFrom) and child.level == 1:
+                if child.module:
+                    found.add(child.module)
+                else:
+                    found.update(alias.name for alias in child.names)
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _cycle_from(start: str, graph: dict[str, set[str]]) -> list[str] | None:
+    path: list[str] = []
+    done: set[str] = set()
+
+    def walk(name: str) -> list[str] | None:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done:
+            return None
+        path.append(name)
+        for target in sorted(graph.get(name, ())):
+            cycle = walk(target)
+            if cycle is not None:
+                return cycle
+        path.pop()
+        done.add(name)
+        return None
+
+    return walk(start)
+
+
+def test_package_modules_import_no_cycle() -> None:
+    graph = {name: relative_imports(name) for name in all_modules()}
+    assert "_transport" in graph["_request"]  # the walker sees imports
+
+    cycles = [c for name in graph if (c := _cycle_from(name, graph)) is not None]
+
+    assert cycles == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert _cycle_from("a", {"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [
+        "a",
+        "b",
+        "c",
+        "a",
+    ]
+    assert _cycle_from("a", {"a": {"b"}, "b": set()}) is None
+
+
+def _private_names_defined(tree: ast.AST) -> set[str]:
+    """Private (single-underscore) members a module defines on its classes."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in ast.walk(node):
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    names.add(item.name)
+                elif isinstance(item, ast.Constant) and isinstance(item.value, str):
+                    names.add(item.value)  # __slots__ entries
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+            and isinstance(node.ctx, ast.Store)
+        ):
+            names.add(node.attr)
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def _private_reads(tree: ast.AST) -> set[str]:
+    """``obj._name`` reads in a module, on anything but ``self`` / ``cls``."""
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    }
+
+
+def _trees() -> dict[str, ast.AST]:
+    return {
+        name: ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+        for name in all_modules()
+    }
+
+
+def foreign_private_reads(trees: Mapping[str, ast.AST]) -> dict[str, set[str]]:
+    """Per module: private members of another module's classes it reads, and
+    private names it imports from another module."""
+    defined = {name: _private_names_defined(tree) for name, tree in trees.items()}
+    found: dict[str, set[str]] = {}
+    for name, tree in trees.items():
+        elsewhere = set().union(*(d for m, d in defined.items() if m != name))
+        reads = (_private_reads(tree) - defined[name]) & elsewhere
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                reads |= {
+                    a.name
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                }
+        if reads:
+            found[name] = reads
+    return found
+
+
+def test_the_io_side_reads_no_other_modules_private_members() -> None:
+    found = foreign_private_reads(_trees())
+
+    assert {name: found[name] for name in IO_SIDE if name in found} == {}
+
+
+def test_the_private_read_check_sees_reads() -> None:
+    trees = {
+        "a": ast.parse("class A:\n    def __init__(self):\n        self._x = 1\n"),
+        "b": ast.parse("from .a import _helper\ndef f(a):\n    return a._x\n"),
+    }
+
+    assert foreign_private_reads(trees) == {"b": {"_x", "_helper"}}

@@ -18,6 +18,7 @@ from orq_async._retry import (
     DEFAULT_RETRY_POLICY,
     DEFAULT_RETRY_STATUSES,
     NO_RETRIES,
+    SDK_RETRY_STATUSES,
     backoff_delay,
     decide_retry,
     parse_retry_after,
@@ -214,6 +215,10 @@ def test_decide_retry_with_no_retries_policy() -> None:
 # --- resolve_retries ---------------------------------------------------------
 
 CUSTOM = RetryPolicy(max_retries=7, initial_delay=0.1)
+#: A RetryConfig retries what the official SDK retries for this endpoint.
+SDK_DEFAULT = dataclasses.replace(
+    DEFAULT_RETRY_POLICY, retry_statuses=SDK_RETRY_STATUSES
+)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +237,7 @@ CUSTOM = RetryPolicy(max_retries=7, initial_delay=0.1)
             id="strategy-none-with-backoff",
         ),
         pytest.param(
-            RetryConfig("backoff"), DEFAULT_RETRY_POLICY, id="backoff-without-strategy"
+            RetryConfig("backoff"), SDK_DEFAULT, id="backoff-without-strategy"
         ),
         pytest.param(
             RetryConfig("backoff", BackoffStrategy(500, 60000, 1.5, 3600000)),
@@ -242,6 +247,7 @@ CUSTOM = RetryPolicy(max_retries=7, initial_delay=0.1)
                 max_delay=60.0,
                 exponent=1.5,
                 max_elapsed=3600.0,
+                retry_statuses=SDK_RETRY_STATUSES,
             ),
             id="backoff-ms-to-seconds",
         ),
@@ -257,14 +263,15 @@ CUSTOM = RetryPolicy(max_retries=7, initial_delay=0.1)
                 max_delay=0.05,
                 exponent=1.1,
                 max_elapsed=0.1,
+                retry_statuses=SDK_RETRY_STATUSES,
                 retry_connection_errors=False,
             ),
             id="sdk-readme-example",
         ),
         pytest.param(
             RetryConfig("backoff", status_codes_override=[]),
-            DEFAULT_RETRY_POLICY,
-            id="empty-override-keeps-defaults",
+            SDK_DEFAULT,
+            id="empty-override-keeps-sdk-statuses",
         ),
     ],
 )

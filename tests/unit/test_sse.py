@@ -5,7 +5,7 @@ and cut in two at every position – and all three must agree (h11's ``tr`` idio
 each example also checks chunk-boundary handling. The WHATWG examples are replayed
 verbatim from
 https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
-and the rest follow the checklist in sse-and-faults.md §2.1.
+and the rest cover each rule of that algorithm and the choices it leaves open.
 """
 
 from __future__ import annotations

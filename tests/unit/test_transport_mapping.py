@@ -1,7 +1,7 @@
 """Every aiohttp client exception has an explicit, typed translation.
 
 Fails as soon as an installed aiohttp grows a ``ClientError`` subclass that
-``orq_async._transport.EXCEPTION_MAP`` does not name (httpx's
+the transport's ``EXCEPTION_MAP`` does not name (httpx's
 ``test_httpcore_all_exceptions_mapped`` idea).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import warnings
 from collections.abc import Callable, Iterator
 
 import aiohttp
@@ -21,13 +22,16 @@ from yarl import URL
 from orq_async import (
     APIConnectionError,
     APITimeoutError,
+    CertificateVerificationError,
     ConnectTimeoutError,
     OrqError,
     ProtocolError,
+    ProxyError,
     StreamConnectionError,
     StreamIdleTimeoutError,
 )
-from orq_async._transport import EXCEPTION_MAP, translate_error
+
+from ..internals import EXCEPTION_MAP, translate_error
 
 
 def all_subclasses(cls: type[BaseException]) -> Iterator[type[BaseException]]:
@@ -38,7 +42,10 @@ def all_subclasses(cls: type[BaseException]) -> Iterator[type[BaseException]]:
 
 def aiohttp_client_errors() -> list[type[BaseException]]:
     """Every ClientError subclass defined by aiohttp, the root included."""
-    found = {aiohttp.ClientError, *all_subclasses(client_exceptions.ClientError)}
+    found: set[type[BaseException]] = {
+        aiohttp.ClientError,
+        *all_subclasses(client_exceptions.ClientError),
+    }
     ours = {c for c in found if c.__module__.split(".")[0] == "aiohttp"}
     return sorted(ours, key=lambda c: c.__name__)
 
@@ -61,22 +68,22 @@ FACTORIES: dict[type[BaseException], Factory] = {
     client_exceptions.ClientResponseError: lambda c: c(  # type: ignore[call-arg]
         REQUEST_INFO, (), status=502, message="Bad Gateway"
     ),
-    client_exceptions.ClientConnectorCertificateError: lambda c: c(  # type: ignore[call-arg]
+    client_exceptions.ClientConnectorCertificateError: lambda c: c(
         CONN_KEY, ssl.CertificateError("hostname mismatch")
     ),
-    client_exceptions.ClientConnectorError: lambda c: c(  # type: ignore[call-arg]
+    client_exceptions.ClientConnectorError: lambda c: c(
         CONN_KEY, OSError(111, "Connection refused")
     ),
-    client_exceptions.ServerFingerprintMismatch: lambda c: c(  # type: ignore[call-arg]
+    client_exceptions.ServerFingerprintMismatch: lambda c: c(
         b"expected", b"got", "example.invalid", 443
     ),
-    client_exceptions.InvalidURL: lambda c: c("not a url", "bad"),  # type: ignore[call-arg]
+    client_exceptions.InvalidURL: lambda c: c("not a url", "bad"),
     client_exceptions.ClientOSError: lambda c: c(104, "Connection reset by peer"),
     client_exceptions.ServerDisconnectedError: lambda c: c(),
     aiohttp.ClientError: lambda c: c("something failed"),
 }
 if hasattr(client_exceptions, "UnixClientConnectorError"):
-    FACTORIES[client_exceptions.UnixClientConnectorError] = lambda c: c(  # type: ignore[call-arg]
+    FACTORIES[client_exceptions.UnixClientConnectorError] = lambda c: c(
         "/tmp/orq.sock", CONN_KEY, OSError(2, "No such file")
     )
 
@@ -119,7 +126,15 @@ def test_translate_error_returns_the_mapped_orq_error(cls: type[BaseException]) 
     assert not isinstance(result, aiohttp.ClientError)
     assert type(result) is EXCEPTION_MAP[cls]
     assert result.request_id == "rid"
-    assert str(result).startswith(f"{cls.__name__}: ")
+    if isinstance(result, ProxyError):
+        assert "proxy" in str(result)
+    elif isinstance(result, CertificateVerificationError):
+        assert str(result).startswith(
+            "TLS certificate verification failed for example.invalid: "
+        )
+        assert "SSL_CERT_FILE" in str(result) and result.host == "example.invalid"
+    else:
+        assert str(result).startswith(f"{cls.__name__}: ")
 
 
 @pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)
@@ -223,3 +238,20 @@ def test_timeout_errors_are_builtin_timeouts() -> None:
     exc = client_exceptions.ConnectionTimeoutError("t")
 
     assert isinstance(translate_error(exc), TimeoutError)
+
+
+def test_proxy_credentials_are_dropped_from_the_chained_aiohttp_error() -> None:
+    # A caller's own session may carry proxy credentials as proxy_auth: they
+    # sit in the connection key, which the aiohttp error's repr shows.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        auth = aiohttp.BasicAuth("user", "pr0xy-S3CRET")
+    key = CONN_KEY._replace(proxy=URL("http://127.0.0.1:3128"), proxy_auth=auth)
+    exc = client_exceptions.ClientProxyConnectionError(
+        key, OSError(111, "Connection refused")
+    )
+
+    result = translate_error(exc)
+
+    assert isinstance(result, ProxyError)
+    assert "pr0xy-S3CRET" not in repr(exc) + repr(exc.args) + str(result)

@@ -1,10 +1,12 @@
-"""One logical call: its attempts, retries, deadline and error mapping.
+"""The attempts of one call: retries, their hooks, and failure reporting.
 
 A :class:`Call` owns everything that stays the same across attempts (the encoded
 body, the headers with one idempotency key, the retry policy, the absolute
-deadline) and counts attempts. :meth:`Call.send` returns the first 2xx response;
-a stream that fails before its first chunk reached the caller asks
-:meth:`Call.retry` for a fresh response.
+deadline) and counts attempts. :meth:`Call.send` returns the first 2xx response
+and raises the final error otherwise; a stream that fails before its first
+chunk reached the caller asks :meth:`Call.reopen` for a fresh response.
+Neither reports a failure: :meth:`Call.failed` does that, called once per call
+by whoever ends it (see :mod:`._request`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import asyncio
 import logging
 import random
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from ._codec import parse_error_body
 from ._config import Timeouts
 from ._exceptions import (
     APIConnectionError,
@@ -26,8 +27,6 @@ from ._exceptions import (
     OrqError,
     PoolTimeoutError,
     RateLimitError,
-    excerpt,
-    status_error_class,
 )
 from ._hooks import (
     NO_HOOKS,
@@ -38,13 +37,15 @@ from ._hooks import (
     call_hook,
     logger,
 )
+from ._http_errors import api_error_from_response
 from ._retry import RetryPolicy, decide_retry, parse_retry_after
 from ._transport import ATTEMPT, IDEMPOTENCY_KEY, HTTPResponse, Transport
 
-__all__ = ["ATTEMPT_HEADER", "IDEMPOTENCY_HEADER", "Call", "api_error_from_response"]
+if TYPE_CHECKING:
+    from ._telemetry import CallSpan
 
+__all__ = ["Call"]
 
-IDEMPOTENCY_HEADER: Final = IDEMPOTENCY_KEY
 #: The attempt header's values, shared rather than built per request.
 _ATTEMPTS: Final = tuple(str(i) for i in range(64))
 #: Shared by every call that dropped its headers (never written to: no attempt
@@ -54,60 +55,10 @@ _NO_HEADERS: Final[dict[str, str]] = {}
 ERROR_BODY_LIMIT: Final = 1024 * 1024
 #: How long an error body may take when no idle limit is set.
 DEFAULT_ERROR_READ: Final = 30.0
-ATTEMPT_HEADER: Final = ATTEMPT
 
 # A plain module-level RNG: decide_retry() takes it as a parameter, so tests
 # can pass their own.
 _random = random.Random()
-
-
-def api_error_from_response(
-    resp: HTTPResponse,
-    body: bytes,
-    *,
-    attempts: int,
-    now: float,
-    secret: bytes = b"",
-) -> APIError:
-    """The typed :class:`APIError` for a non-2xx response whose body was read.
-
-    ``secret`` (the API key) is masked wherever a server echoed it back.
-    """
-    if secret and secret in body:
-        body = body.replace(secret, b"[redacted]")
-    status = resp.status
-    text = body.decode("utf-8", "replace")
-    envelope = parse_error_body(body) if body else None
-    kwargs: dict[str, object] = {}
-    if envelope is not None:
-        detail = envelope.error
-        message = detail.message or f"HTTP {status} error"
-        kwargs.update(
-            type=detail.type,
-            param=detail.param,
-            code=None if detail.code is None else str(detail.code),
-        )
-    elif not body.strip():
-        message = f"HTTP {status} with an empty body"
-    else:
-        ctype = resp.content_type or "no content type"
-        message = f"HTTP {status} ({ctype}): {excerpt(text)}"
-    klass = status_error_class(status)
-    common = dict(
-        status_code=status,
-        body=text,
-        headers=dict(resp.headers),
-        request_id=resp.request_id,
-        attempts=attempts,
-        **kwargs,
-    )
-    if klass is RateLimitError:
-        return RateLimitError(
-            message,
-            retry_after=parse_retry_after(resp.headers, now),
-            **common,
-        )
-    return klass(message, **common)  # type: ignore[arg-type]
 
 
 class Call:
@@ -124,7 +75,9 @@ class Call:
         "hooks",
         "loop",
         "policy",
+        "resends",
         "secret",
+        "span",
         "started",
         "time_to_first_byte",
         "timeouts",
@@ -141,23 +94,28 @@ class Call:
         timeouts: Timeouts,
         hooks: Hooks = NO_HOOKS,
         secret: bytes = b"",
+        span: CallSpan | None = None,
     ) -> None:
         self._transport = transport
         self._url = url
         self._body = body
         self._headers = headers
-        self.policy = policy
-        self.timeouts = timeouts
-        self.hooks = hooks
+        self.policy: RetryPolicy = policy
+        self.timeouts: Timeouts = timeouts
+        self.hooks: Hooks = hooks
         #: The API key as bytes, to mask in anything a server echoes back.
-        self.secret = secret
+        self.secret: bytes = secret
+        #: The call's OpenTelemetry span (None: telemetry off).
+        self.span: CallSpan | None = span
         #: The running loop, looked up once for the whole call.
-        self.loop = asyncio.get_running_loop()
-        self.started = self.loop.time()
+        self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
+        self.started: float = self.loop.time()
         self.deadline: float | None = (
             None if timeouts.deadline is None else self.started + timeouts.deadline
         )
-        self.attempts = 0
+        self.attempts: int = 0
+        #: Sends repeated after a stale pooled connection (not attempts).
+        self.resends: int = 0
         #: Seconds from the call's start to the last attempt's response headers.
         self.time_to_first_byte: float | None = None
 
@@ -186,7 +144,10 @@ class Call:
         :raises APIConnectionError: a network failure or a time limit (after any
             retries).
         """
-        hooks = self.hooks
+        span = self.span
+        # The span is current while attempts are made, so that the spans of an
+        # HTTP instrumentation (aiohttp's) nest under it.
+        token = None if span is None else span.activate()
         try:
             while True:
                 if self.deadline is not None and self.loop.time() >= self.deadline:
@@ -195,20 +156,11 @@ class Call:
                         f"after {self.attempts} attempt(s)"
                     )
                 attempt = self.attempts = self.attempts + 1
-                self._headers[ATTEMPT_HEADER] = (
+                self._headers[ATTEMPT] = (
                     _ATTEMPTS[attempt] if attempt < len(_ATTEMPTS) else str(attempt)
                 )
-                if hooks.on_request is not None:
-                    await call_hook(
-                        hooks.on_request,
-                        RequestEvent(
-                            method="POST",
-                            url=self._url,
-                            attempt=self.attempts,
-                            idempotency_key=self._headers.get(IDEMPOTENCY_HEADER, ""),
-                            stream=self._headers.get("Accept") == "text/event-stream",
-                        ),
-                    )
+                if self.hooks.on_request is not None:
+                    await self._announce(resend=False)
                 sent = self.started if attempt == 1 else self.loop.time()
                 try:
                     resp = await self._transport.post(
@@ -218,61 +170,91 @@ class Call:
                         timeouts=self.timeouts,
                         deadline=self.deadline,
                         loop=self.loop,
+                        on_resend=self._resending,
                     )
                 except APIConnectionError as exc:
                     await self.retry_or_raise(exc)
                     continue
                 now = self.loop.time()
                 self.time_to_first_byte = now - self.started
-                if logger.isEnabledFor(logging.DEBUG):  # request_id is looked up
-                    logger.debug(
-                        "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
-                        self._url,
-                        resp.status,
-                        (now - sent) * 1000,
-                        self.attempts,
-                        resp.request_id,
-                    )
-                if hooks.on_response is not None:
-                    await call_hook(
-                        hooks.on_response,
-                        ResponseEvent(
-                            status=resp.status,
-                            request_id=resp.request_id,
-                            attempt=self.attempts,
-                            elapsed=now - sent,
-                        ),
-                    )
+                if self.hooks.on_response is not None or logger.isEnabledFor(
+                    logging.DEBUG
+                ):
+                    await self._received(resp, now - sent)
                 if 200 <= resp.status < 300:
                     return resp
-                body = await self._read_error_body(resp)
-                error = api_error_from_response(
-                    resp,
-                    body,
-                    attempts=self.attempts,
-                    now=time.time(),
-                    secret=self.secret,
-                )
-                if resp.status not in self.policy.retry_statuses:
-                    raise error
-                error.retryable = True
-                retry_after = (
-                    error.retry_after
-                    if isinstance(error, RateLimitError)
-                    else parse_retry_after(resp.headers, time.time())
-                )
-                await self.retry_or_raise(error, retry_after=retry_after)
-        except OrqError as exc:
-            await self.failed(exc)
-            raise
+                await self._status_failed(resp)
+        finally:
+            if token is not None:
+                span.deactivate(token)  # type: ignore[union-attr]
+
+    async def _announce(self, *, resend: bool) -> None:
+        """``on_request`` for the attempt about to be sent (or re-sent)."""
+        await call_hook(
+            self.hooks.on_request,
+            RequestEvent(
+                method="POST",
+                url=self._url,
+                attempt=self.attempts,
+                idempotency_key=self._headers.get(IDEMPOTENCY_KEY, ""),
+                stream=self._headers.get("Accept") == "text/event-stream",
+                resend=resend,
+            ),
+        )
+
+    async def _received(self, resp: HTTPResponse, elapsed: float) -> None:
+        """Log and ``on_response`` for an attempt's response headers."""
+        logger.debug(
+            "POST %s -> %d in %.1f ms (attempt %d, request id %s)",
+            self._url,
+            resp.status,
+            elapsed * 1000,
+            self.attempts,
+            resp.request_id,
+        )
+        await call_hook(
+            self.hooks.on_response,
+            ResponseEvent(
+                status=resp.status,
+                request_id=resp.request_id,
+                attempt=self.attempts,
+                elapsed=elapsed,
+            ),
+        )
+
+    async def _status_failed(self, resp: HTTPResponse) -> None:
+        """A non-2xx answer: raise its :class:`APIError`, or wait to retry."""
+        body = await self._read_error_body(resp)
+        error = api_error_from_response(
+            resp, body, attempts=self.attempts, now=time.time(), secret=self.secret
+        )
+        if resp.status not in self.policy.retry_statuses:
+            raise error
+        error.retryable = True
+        retry_after = (
+            error.retry_after
+            if isinstance(error, RateLimitError)
+            else parse_retry_after(resp.headers, time.time())
+        )
+        await self.retry_or_raise(error, retry_after=retry_after)
+
+    async def _resending(self, error: OrqError) -> None:
+        """The transport sends this attempt again: the pooled connection had
+        been closed by the server before any response byte."""
+        self.resends += 1
+        logger.debug(
+            "POST %s: re-sending attempt %d on a fresh connection after %s",
+            self._url,
+            self.attempts,
+            error.message,
+        )
+        if self.hooks.on_request is not None:
+            await self._announce(resend=True)
 
     async def failed(self, error: OrqError) -> None:
-        """Report a final failure of this call (log and ``on_error``), once."""
-        # Marked on the error itself: a stream's failure can pass through both
-        # its retry path and its iterator, and must be reported once.
-        if getattr(error, "_orq_reported", False):
-            return
-        error._orq_reported = True  # type: ignore[attr-defined]
+        """Report the call's final failure: its span, a log line, ``on_error``."""
+        if self.span is not None:
+            self.span.fail(error)
         logger.debug(
             "POST %s failed after %d attempt(s): %s",
             self._url,
@@ -331,6 +313,8 @@ class Call:
             decision.reason,
             self.attempts + 1,
         )
+        if self.span is not None:
+            self.span.retry(self.attempts + 1, decision.delay, error)
         await call_hook(
             self.hooks.on_retry,
             RetryEvent(
@@ -342,14 +326,12 @@ class Call:
         )
         await anyio.sleep(decision.delay)
 
-    async def retry(self, error: OrqError) -> HTTPResponse:
-        """A fresh response after a stream failed before its first chunk.
+    async def reopen(self, error: OrqError) -> HTTPResponse:
+        """A fresh response for a stream that failed with ``error`` before its
+        first chunk reached the caller, if the policy allows another attempt.
 
-        :raises OrqError: ``error`` itself when it may not be retried.
+        :raises OrqError: ``error`` itself when it may not be retried, or the
+            next attempt's failure.
         """
-        try:
-            await self.retry_or_raise(error)
-        except OrqError as exc:
-            await self.failed(exc)
-            raise
+        await self.retry_or_raise(error)
         return await self.send()

@@ -1,0 +1,135 @@
+"""What the completion commands share: the request and output options, the
+parameters made from them, and the usage error."""
+
+from __future__ import annotations
+
+import argparse
+
+from .._resources import CompletionParams
+
+DEFAULT_MODEL = "openai/gpt-3.5-turbo-instruct"
+
+EPILOG = """\
+environment:
+  ORQ_API_KEY      the API key (or --api-key-file)
+  ORQ_SERVER_URL   the router's base URL (or --server-url)
+  NO_COLOR         set (non-empty) to turn colour off
+
+exit codes: 0 ok, 1 API or network error, 2 usage error, 130 interrupted"""
+
+
+class UsageProblem(Exception):
+    """Bad command-line input found after parsing (exit code 2)."""
+
+
+def add_generation_options(
+    parser: argparse.ArgumentParser, max_tokens: int | None
+) -> None:
+    """The request and output options that ``complete`` and ``demo`` share.
+
+    :param max_tokens: the ``--max-tokens`` default (``None``: the model's).
+    """
+    _add_request_options(parser, max_tokens)
+    _add_output_options(parser)
+
+
+def _add_request_options(
+    parser: argparse.ArgumentParser, max_tokens: int | None
+) -> None:
+    request = parser.add_argument_group("request")
+    request.add_argument(
+        "-m",
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="MODEL",
+        help="the model, as provider/name (default: %(default)s)",
+    )
+    request.add_argument(
+        "-n",
+        "--max-tokens",
+        type=int,
+        default=max_tokens,
+        metavar="N",
+        help="the most tokens to generate"
+        + (" (default: %(default)s)" if max_tokens else " (default: the model's)"),
+    )
+    request.add_argument(
+        "-t",
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="sampling temperature from 0 to 2: higher is more varied",
+    )
+    request.add_argument(
+        "-s",
+        "--stop",
+        action="append",
+        metavar="TEXT",
+        help="stop before this text; repeat for up to 4 stop texts",
+    )
+    request.add_argument(
+        "--top-p",
+        type=float,
+        metavar="P",
+        help="nucleus sampling: pick from the most likely tokens whose "
+        "probabilities add up to P (0 to 1)",
+    )
+    request.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="a seed for repeatable sampling, where the model supports it",
+    )
+    request.add_argument(
+        "--n",
+        "--choices",
+        dest="choices",
+        type=int,
+        metavar="N",
+        help="how many choices to generate; each is printed under its own label",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="wait for the whole completion instead of streaming it",
+    )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON instead of text: one line per chunk, or one line "
+        "with --no-stream",
+    )
+    output.add_argument(
+        "--stats",
+        action="store_true",
+        help="print the stats line (first-token time, tokens, rate, request id) "
+        "to stderr even when it is not a terminal",
+    )
+    output.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no stats line, not even on a terminal",
+    )
+
+
+def completion_params(args: argparse.Namespace) -> CompletionParams:
+    """The request parameters the options name (unset options are left out)."""
+    params: CompletionParams = {}
+    if args.max_tokens is not None:
+        params["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if args.top_p is not None:
+        params["top_p"] = args.top_p
+    if args.seed is not None:
+        params["seed"] = args.seed
+    if args.stop:
+        params["stop"] = args.stop
+    if args.choices is not None:
+        params["n"] = args.choices
+    return params
