@@ -27,7 +27,13 @@ Scenarios (:data:`SCENARIOS`):
   reads hold one event, as with a real model;
 * ``json``: rounds of ``--concurrency`` concurrent non-streamed completions;
 * ``memory``: ``--streams`` concurrent *slow* streams held open at once, each after
-  its first chunk arrived; RSS is read from ``/proc/self/statm``.
+  its first chunk arrived; RSS is read from ``/proc/self/statm``;
+* ``latency``: ``--min-rounds`` rounds of ``--concurrency`` streams paced at one
+  chunk every ``--interval-ms``, each chunk stamped by the server with its write
+  time (``time.monotonic_ns()``, ``CLOCK_MONOTONIC``, shared by all processes on
+  Linux): p50/p90/p99/max of delivery minus write, over every chunk but each
+  stream's first. The raw floor's numbers are the loop's and the kernel's own
+  delay; the difference is what the client adds.
 
 CPU time is ``ru_utime + ru_stime`` of ``getrusage(RUSAGE_SELF)``, taken around
 the measured rounds only: imports, client construction and one warm-up round (which
@@ -102,6 +108,12 @@ class Client:
         """One whole stream; return the number of chunks read."""
         raise NotImplementedError
 
+    async def stream_stamped(self, tokens: int, model: str, out: list[int]) -> int:
+        """One whole stream of a ``stamped`` model: for each chunk after the first,
+        append to ``out`` the nanoseconds from the server's write (its
+        ``created``) to the chunk's delivery here; return the number of chunks."""
+        raise NotImplementedError
+
     async def complete(self, tokens: int) -> int:
         """One non-streamed completion; return the length of its text."""
         raise NotImplementedError
@@ -138,6 +150,19 @@ class OrqAsyncClient(Client):
         async with stream:
             async for chunk in stream:
                 chunk.choices[0].text  # noqa: B018 - touch the field, as a caller would
+                n += 1
+        return n
+
+    async def stream_stamped(self, tokens: int, model: str, out: list[int]) -> int:
+        stream = await self.orq.router.completions.create(
+            model=model, prompt=PROMPT, max_tokens=tokens, stream=True
+        )
+        n = 0
+        now = time.monotonic_ns
+        async with stream:
+            async for chunk in stream:
+                if n:
+                    out.append(now() - chunk.created)  # type: ignore[operator]
                 n += 1
         return n
 
@@ -222,6 +247,41 @@ class RawClient(Client):
                 pass
         return n
 
+    async def stream_stamped(self, tokens: int, model: str, out: list[int]) -> int:
+        body = self.encode(
+            {"model": model, "prompt": PROMPT, "max_tokens": tokens, "stream": True}
+        )
+        decode = self.decode_chunk
+        now = time.monotonic_ns
+        n = 0
+        async with self.session.post(
+            self.endpoint, data=body, headers=self._headers("text/event-stream")
+        ) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}")
+            content = resp.content
+            buf = b""
+            done = False
+            while not done:
+                data = await content.readany()
+                if not data:
+                    break
+                buf += data
+                *blocks, buf = buf.split(b"\n\n")
+                for block in blocks:
+                    if block.startswith(b"data: "):
+                        payload = block[6:]
+                        if payload == b"[DONE]":
+                            done = True
+                            break
+                        chunk = decode(payload)
+                        if n:
+                            out.append(now() - chunk.created)
+                        n += 1
+            while await content.readany():
+                pass
+        return n
+
     async def complete(self, tokens: int) -> int:
         body = self.encode(
             {"model": FAST_MODEL, "prompt": PROMPT, "max_tokens": tokens}
@@ -290,6 +350,19 @@ class OpenAIClient(Client):
                 n += 1
         return n
 
+    async def stream_stamped(self, tokens: int, model: str, out: list[int]) -> int:
+        stream = await self.client.completions.create(
+            model=model, prompt=PROMPT, max_tokens=tokens, stream=True
+        )
+        n = 0
+        now = time.monotonic_ns
+        async with stream:
+            async for chunk in stream:
+                if n:
+                    out.append(now() - chunk.created)
+                n += 1
+        return n
+
     async def complete(self, tokens: int) -> int:
         res = await self.client.completions.create(
             model=FAST_MODEL, prompt=PROMPT, max_tokens=tokens
@@ -334,6 +407,19 @@ class OrqSDKClient(Client):
         async with res:
             async for event in res:
                 event.data.choices[0].text  # noqa: B018
+                n += 1
+        return n
+
+    async def stream_stamped(self, tokens: int, model: str, out: list[int]) -> int:
+        res = await self.sdk.router.completions.create_async(
+            model=model, prompt=PROMPT, max_tokens=tokens, stream=True
+        )
+        n = 0
+        now = time.monotonic_ns
+        async with res:
+            async for event in res:
+                if n:
+                    out.append(now() - int(event.data.created))
                 n += 1
         return n
 
@@ -461,11 +547,56 @@ async def scenario_paced(client: Client, args: argparse.Namespace) -> dict[str, 
     return await scenario_stream(client, args, PACED_MODEL)
 
 
+def percentile(ordered: list[int], q: float) -> float:
+    """The ``q``-th percentile (nearest rank) of sorted values."""
+    return float(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))])
+
+
+async def scenario_latency(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """Rounds of ``--concurrency`` paced streams of a ``stamped`` model, one chunk
+    every ``--interval-ms``: the delay from the server's write of each chunk (but
+    the first of a stream) to its delivery by ``async for``."""
+    conc, tokens = args.concurrency, args.tokens
+    model = f"openai/stamped-{args.interval_ms}-gpt-3.5-turbo-instruct"
+    # Warm-up: opens the connections, primes the caches (short streams).
+    await asyncio.gather(*(client.stream_stamped(2, model, []) for _ in range(conc)))
+    gc.collect()
+    delays: list[int] = []
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+
+    async def staggered(i: int) -> int:
+        # Streams start spread over one interval, as independent requests would,
+        # not all in step (which would make every chunk arrive in one burst).
+        await asyncio.sleep(i / conc * args.interval_ms / 1000)
+        return await client.stream_stamped(tokens, model, delays)
+
+    for _ in range(args.min_rounds):
+        counts = await asyncio.gather(*(staggered(i) for i in range(conc)))
+        if any(c != tokens for c in counts):
+            raise RuntimeError(f"expected {tokens} chunks per stream, got {counts}")
+    cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    delays.sort()
+    chunks = args.min_rounds * conc * tokens
+    return {
+        "streams": conc,
+        "interval_ms": args.interval_ms,
+        "samples": len(delays),
+        "p50_us": percentile(delays, 50) / 1e3,
+        "p90_us": percentile(delays, 90) / 1e3,
+        "p99_us": percentile(delays, 99) / 1e3,
+        "max_us": delays[-1] / 1e3,
+        "us_per_chunk": cpu / chunks * 1e6,
+        "cpu_s": cpu,
+        "wall_s": wall,
+    }
+
+
 SCENARIOS = {
     "stream": scenario_stream,
     "paced": scenario_paced,
     "json": scenario_json,
     "memory": scenario_memory,
+    "latency": scenario_latency,
 }
 
 
@@ -491,6 +622,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-cpu", type=float, default=1.0)
     parser.add_argument("--min-rounds", type=int, default=2)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument(
+        "--interval-ms", type=int, default=20, help="latency: ms between chunks"
+    )
     args = parser.parse_args(argv)
     raise_fd_limit()
     if args.loop == "uvloop":

@@ -10,12 +10,15 @@
    ±20 % over minutes, which a pair run back to back mostly cancels.
 3. Runs :mod:`bench_parser` (in process).
 4. Prints a table with ratios against the raw aiohttp + msgspec floor and the
-   targets of issue #5, and writes ``benchmarks/results.json``,
+   performance targets, and writes ``benchmarks/results.json``,
    ``benchmarks/results.png`` (matplotlib) and ``benchmarks/RESULTS.md`` (the
-   README section, with this run's numbers and the machine they came from).
+   results page, with this run's numbers and the machine they came from).
 
-Needs the ``bench`` extra: ``pip install -e ".[bench]"``. About 2-3 minutes on a
-2-core machine (``--quick``: well under a minute, numbers noisier).
+Also runs the ``latency`` scenario of :mod:`clients` (paced streams stamped by
+the server: delivery delay percentiles) at 64 and 1000 streams on both loops.
+
+Needs the ``bench`` extra: ``pip install -e ".[bench]"``. About 4-5 minutes on a
+2-core machine (``--quick``: about a minute, numbers noisier).
 """
 
 from __future__ import annotations
@@ -51,7 +54,14 @@ METRICS = {
     "json": ("us_per_request", "µs CPU/request", "Non-streaming, 64 concurrent"),
     "memory": ("kb_per_stream", "KiB/stream", "Memory, 1000 slow streams in flight"),
     "paced": ("us_per_chunk", "µs CPU/chunk", "Paced streaming, 1 chunk/2 ms"),
+    "paced_uvloop": (
+        "us_per_chunk",
+        "µs CPU/chunk",
+        "Paced streaming, 1 chunk/2 ms, uvloop",
+    ),
 }
+#: Latency settings: (concurrent streams, ms between chunks, chunks per stream).
+LATENCY = ((64, 20, 50), (1000, 50, 20))
 COMMAND = (
     'python3 -m venv .venv && .venv/bin/pip install -e ".[bench]" '
     "&& .venv/bin/python benchmarks/run.py"
@@ -101,7 +111,9 @@ class Server:
 def run_client(
     client: str, scenario: str, url: str, extra: list[str]
 ) -> dict[str, Any]:
+    scenario, _, loop = scenario.partition("_")
     cmd = [sys.executable, str(HERE / "clients.py"), client, scenario, "--url", url]
+    cmd += ["--loop", loop or "asyncio"]
     out = subprocess.run(
         cmd + extra, capture_output=True, text=True, timeout=600, check=False
     )
@@ -137,6 +149,59 @@ def machine() -> dict[str, Any]:
     }
 
 
+def latency_runs(url: str, quick: bool) -> list[dict[str, Any]]:
+    """Each latency setting x loop, raw then orq_async, interleaved."""
+    out = []
+    for streams, interval, tokens in LATENCY:
+        for loop in ("asyncio", "uvloop"):
+            for _ in range(1 if quick else 2):
+                for client in ("raw", "orq_async"):
+                    extra = [
+                        "--concurrency", str(streams),
+                        "--tokens", str(tokens),
+                        "--interval-ms", str(interval),
+                        "--min-rounds", "1",
+                    ]  # fmt: skip
+                    r = run_client(client, f"latency_{loop}", url, extra)
+                    out.append(r)
+                    print(
+                        f"  latency {streams:4d} streams {loop:7s} {client:10s} "
+                        f"p50 {r['p50_us']:8.0f} µs  p99 {r['p99_us']:8.0f} µs"
+                    )
+    return out
+
+
+def latency_md(runs: list[dict[str, Any]]) -> str:
+    head = (
+        "| streams | ms between chunks | loop | client | p50 µs | p90 µs | p99 µs "
+        "| max µs | CPU µs/chunk |\n|---:|---:|---|---|---:|---:|---:|---:|---:|"
+    )
+    rows = [
+        f"| {r['streams']} | {r['interval_ms']} | {r['loop']} | "
+        f"{LABELS[r['client']]} | {r['p50_us']:.0f} | {r['p90_us']:.0f} | "
+        f"{r['p99_us']:.0f} | {r['max_us']:.0f} | {r['us_per_chunk']:.1f} |"
+        for r in runs
+    ]
+    return "\n".join([head, *rows])
+
+
+def spreads_md(results: dict[str, Any]) -> str:
+    lines = [
+        "| scenario | pairs | min | median | max | every pair, lowest to highest |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for scenario, (_key, _unit, title) in METRICS.items():
+        paired = results["paired"].get(scenario)
+        if not paired:
+            continue
+        v = sorted(paired["values"])
+        lines.append(
+            f"| {title} | {len(v)} | {v[0]:.2f} | {paired['median']:.2f} | "
+            f"{v[-1]:.2f} | {', '.join(f'{x:.2f}' for x in v)} |"
+        )
+    return "\n".join(lines)
+
+
 # --- reporting ---------------------------------------------------------------------
 
 
@@ -148,7 +213,7 @@ def ratio_rows(results: dict[str, Any]) -> list[tuple[str, str, float, float]]:
         if not per:
             continue
         floor = per["raw"]["median"]
-        for client in CLIENT_ORDER:
+        for client in [c for c in CLIENT_ORDER if c in per]:
             value = per[client]["median"]
             rows.append((title, client, value, value / floor))
         del key
@@ -219,7 +284,7 @@ def table_md(results: dict[str, Any]) -> str:
         if not per:
             continue
         floor = per["raw"]["median"]
-        for client in CLIENT_ORDER:
+        for client in [c for c in CLIENT_ORDER if c in per]:
             v = per[client]["median"]
             extra = ""
             if scenario == "stream":
@@ -257,7 +322,7 @@ def print_report(results: dict[str, Any]) -> None:
             f"{paired['median']:.2f} of "
             + ", ".join(f"{x:.2f}" for x in sorted(paired["values"]))
         )
-        for client in CLIENT_ORDER:
+        for client in [c for c in CLIENT_ORDER if c in per]:
             v = per[client]["median"]
             runs = ", ".join(f"{x:.2f}" for x in per[client]["values"])
             extra = ""
@@ -276,7 +341,7 @@ def print_report(results: dict[str, Any]) -> None:
     )
     for name, us in p.items():
         print(f"  {name:30s} {us:10.3f}  {us / floor:7.2f}x naive split+msgspec")
-    print("\nTargets (issue #5):")
+    print("\nPerformance targets:")
     for t in results["targets"]:
         mark = "MET   " if t["met"] else "MISSED"
         also = ""
@@ -325,9 +390,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
         else:
             key, unit, title = METRICS[scenario]
             per = results["clients"][scenario]
-            values = [per[c]["median"] for c in CLIENT_ORDER]
-            cols = [colors[c] for c in CLIENT_ORDER]
-            labels = ["orq_async", "raw floor", "openai", "orq-ai-sdk"]
+            present = [c for c in CLIENT_ORDER if c in per]
+            values = [per[c]["median"] for c in present]
+            cols = [colors[c] for c in present]
+            names = {"raw": "raw floor", "orq_sdk": "orq-ai-sdk"}
+            labels = [names.get(c, c) for c in present]
             ax.set_title(title.replace(", ", ",\n", 1), fontsize=10)
             ax.set_ylabel(unit)
             del key
@@ -366,12 +433,12 @@ def results_md(results: dict[str, Any]) -> str:
     cfg = results["config"]
     stream_pairs = results["paired"].get("stream", {}).get("values", [])
     paired_stream = ", ".join(f"{x:.2f}" for x in sorted(stream_pairs)) or "n/a"
-    return f"""## Benchmarks
+    return f"""# Benchmark results
 
 `benchmarks/` compares `orq_async` with the official `orq-ai-sdk`, `openai`'s
 `AsyncOpenAI` (pointed at the router's `/v2/router` base) and a raw aiohttp +
 msgspec loop, the practical floor (no errors, timeouts, retries or spec-compliant
-SSE parsing). One command runs everything in about 2–3 minutes on a 2-core machine:
+SSE parsing). One command runs everything in about 4–5 minutes on a 2-core machine:
 
 ```sh
 {COMMAND}
@@ -386,7 +453,7 @@ rounds only (imports, client set-up and a warm-up round excluded). Memory per
 in-flight stream is the RSS growth (`/proc/self/statm`) while 1000 slow streams are
 held open after their first chunk, over a baseline taken right before they are
 opened, divided by 1000. The SSE parser is timed alone by `benchmarks/bench_parser.py`.
-Results go to `benchmarks/results.json`, `benchmarks/results.png` and this text
+Results go to `benchmarks/results.json`, `benchmarks/results.png` and this page
 (`benchmarks/RESULTS.md`).
 
 Scenarios: **streaming**, {cfg["concurrency"]} concurrent streams × {cfg["tokens"]}
@@ -399,11 +466,23 @@ chunk dominates); **non-streaming**, {cfg["concurrency"]} concurrent completions
 run by run (each `orq_async` run over the raw run just before it), the streaming
 ratios were {paired_stream} (lowest to highest).
 
-![benchmark chart](benchmarks/results.png)
+![benchmark chart](results.png)
+
+Run-by-run ratios, `orq_async` over the raw floor (each pair ran back to back; a wide
+or two-humped spread means the machine's speed moved between runs):
+
+{spreads_md(results)}
 
 {table_md(results)}
 
-Targets of issue #5 (ratios from this run):
+Latency the client adds, paced streams: the server stamps each chunk with its
+write time (`time.monotonic_ns()`, `CLOCK_MONOTONIC`), the client takes delivery by
+`async for` minus that stamp, every chunk but each stream's first (the raw floor's
+delay is the loop's and the kernel's own; compare clients within this run):
+
+{latency_md(results.get("latency", []))}
+
+Performance targets (ratios from this run):
 
 | target | want | got | ratio of the medians | |
 |---|---|---:|---:|---|
@@ -416,8 +495,21 @@ to it.
 
 Taken on {results["date"]} on {m["cores"]} cores of {m["cpu"]}, {m["os"]},
 {m["implementation"]} {m["python"]}; the client processes use the default asyncio
-event loop, the server uvloop. Packages: {versions}.
-"""
+event loop unless the scenario says uvloop, the server uvloop. Packages: {versions}.
+{load_md(results)}"""
+
+
+def load_md(results: dict[str, Any]) -> str:
+    load = results.get("load_avg")
+    if not load:
+        return ""
+    start = ", ".join(f"{x:.2f}" for x in load["start"])
+    end = ", ".join(f"{x:.2f}" for x in load["end"])
+    return (
+        f"\nMachine load (1, 5, 15-minute load averages): {start} when the run "
+        f"started, {end} when it ended; with {results['machine']['cores']} cores, a "
+        "load near the core count means other work shared the CPUs.\n"
+    )
 
 
 # --- main ---------------------------------------------------------------------------
@@ -428,10 +520,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter, noisier run")
     parser.add_argument(
         "--scenarios",
-        default="stream,json,memory,paced",
-        help="comma-separated subset of stream,json,memory,paced",
+        default="stream,json,memory,paced,paced_uvloop",
+        help="comma-separated subset of stream,json,memory,paced,paced_uvloop",
     )
     parser.add_argument("--no-parser", action="store_true")
+    parser.add_argument("--no-latency", action="store_true")
     args = parser.parse_args()
 
     quick = args.quick
@@ -451,6 +544,7 @@ def main() -> None:
     ]  # fmt: skip
     scenarios = [s for s in args.scenarios.split(",") if s]
     started = time.perf_counter()
+    load_at_start = os.getloadavg()
     results: dict[str, Any] = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
@@ -468,7 +562,8 @@ def main() -> None:
             # The tight pair is repeated and interleaved; the far slower peers run
             # once (their ratios are tens to hundreds, far from any noise).
             plan = [c for _ in range(cfg["repeats"]) for c in ("raw", "orq_async")]
-            plan += ["openai", "orq_sdk"]
+            if not scenario.endswith("_uvloop"):
+                plan += ["openai", "orq_sdk"]
             for client in plan:
                 extra = list(common)
                 if client in ("openai", "orq_sdk") and scenario != "memory":
@@ -498,7 +593,10 @@ def main() -> None:
                     "runs": rs,
                 }
                 for c, rs in runs.items()
+                if rs
             }
+        if not args.no_latency:
+            results["latency"] = latency_runs(server.url, quick)
     finally:
         server.stop()
 
@@ -509,6 +607,7 @@ def main() -> None:
 
         results["parser"] = bench_parser.run(quick)
     results["elapsed_s"] = time.perf_counter() - started
+    results["load_avg"] = {"start": load_at_start, "end": os.getloadavg()}
     complete = set(METRICS) <= set(results["clients"]) and "parser" in results
     if complete:
         results["targets"] = targets(results)

@@ -5,7 +5,7 @@
 uvloop (when installed) with every response pre-encoded, so that the clients, not
 the server, are what a benchmark measures.
 
-What it serves (wire spec §3 and §4):
+What it serves:
 
 * ``stream: false`` -> one ``application/json`` completion whose text has
   ``max_tokens`` tokens;
@@ -15,13 +15,19 @@ What it serves (wire spec §3 and §4):
   would, so every client sees one event per read. The whole body of a fast stream is
   written at once: the per-chunk cost measured is the client's, not the pacing's.
   Every chunk carries ``"finish_reason": "stop"``: the official SDK rejects a chunk
-  whose ``finish_reason`` is null (wire spec §4.3), and every client gets the same
+  whose ``finish_reason`` is null, and every client gets the same
   bytes.
 * a model whose name contains ``paced`` -> the same stream, one chunk every
   ``--paced-interval`` seconds (default 2 ms), the first at once: tokens arriving
   one per read, as from a real model;
 * a model whose name contains ``slow`` -> the same, every ``--slow-interval``
-  seconds (default 10 s): the memory scenario holds such streams open.
+  seconds (default 10 s): the memory scenario holds such streams open;
+* a model whose name contains ``stamped-<ms>`` (``openai/stamped-20-...``) -> the
+  same, one chunk every ``<ms>`` milliseconds, each chunk's ``created`` field
+  replaced by the time it is written: ``time.monotonic_ns()`` taken right before
+  the write (Linux ``CLOCK_MONOTONIC``, the same clock in every process), so a
+  client can tell how long an event took from the server's write to its
+  ``async for`` (the latency scenario).
 
 Keep-alive is supported (one request at a time per connection). No pipelining, no
 request ``Transfer-Encoding: chunked`` (none of the benchmarked clients sends it).
@@ -31,8 +37,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import resource
 import sys
+import time
 from typing import Final
 
 import msgspec
@@ -175,6 +183,25 @@ class Responses:
 
 
 RESPONSES = Responses()
+_STAMPED = re.compile(r"stamped-(\d+)")
+_CREATED: Final = b'"created":%d' % CREATED
+
+
+_TEMPLATES: dict[int, list[tuple[bytes, bytes]]] = {}
+
+
+def stamped_templates(n: int) -> list[tuple[bytes, bytes]]:
+    """Each chunk's SSE frame of an ``n``-token stream, cut where its
+    ``created`` value goes: ``(before, after)``."""
+    out = _TEMPLATES.get(n)
+    if out is None:
+        out = _TEMPLATES[n] = []
+        for i in range(n):
+            before, after = sse_frame(chunk_payload(i, n)).split(_CREATED)
+            out.append((before + b'"created":', after))
+    return out
+
+
 NOT_FOUND: Final = (
     b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
     b'Content-Length: 34\r\n\r\n{"error":{"message":"not found"}}\n'
@@ -241,6 +268,11 @@ class HTTPServerProtocol(asyncio.Protocol):
             n = int(req.max_tokens or 16)
             if not req.stream:
                 transport.write(RESPONSES.json(n))
+            elif (stamped := _STAMPED.search(req.model)) is not None:
+                self._busy = True
+                self._task = asyncio.ensure_future(
+                    self._stamped_stream(n, int(stamped.group(1)) / 1000)
+                )
             elif "slow" in req.model or "paced" in req.model:
                 interval = (
                     self.slow_interval if "slow" in req.model else self.paced_interval
@@ -263,6 +295,24 @@ class HTTPServerProtocol(asyncio.Protocol):
                 if transport is None or transport.is_closing():
                     return
                 transport.write(chunk)
+            transport.write(DONE_AND_END)
+        finally:
+            self._busy = False
+            self._task = None
+        if self._transport is not None:
+            self._process()
+
+    async def _stamped_stream(self, n: int, interval: float) -> None:
+        now = time.monotonic_ns
+        try:
+            for i, (before, after) in enumerate(stamped_templates(n)):
+                if i:
+                    await asyncio.sleep(interval)
+                transport = self._transport
+                if transport is None or transport.is_closing():
+                    return
+                frame = http_chunk(b"%s%d%s" % (before, now(), after))
+                transport.write(STREAM_HEAD + frame if i == 0 else frame)
             transport.write(DONE_AND_END)
         finally:
             self._busy = False
