@@ -274,14 +274,14 @@ class EventStream(Generic[T]):
                         self._before_read()
                     self._reading = True
                     try:
-                        data = await self._response.read_chunk()
+                        read = await self._response.read_chunk()
                     except OrqError as exc:
                         await self._read_failed(exc)
                         continue
                     finally:
                         self._reading = False
-                    if data:
-                        self._parse(data)
+                    if read:
+                        self._parse(read)
                     else:
                         await self._at_eof()
                     continue
