@@ -252,14 +252,15 @@ class EventStream(Generic[T]):
     # -- iteration ----------------------------------------------------------
 
     async def __anext__(self) -> T:
-        if self._state != _OPEN:
-            raise self._ended_error()
         waiting = False
         try:
             while True:
                 # The current read's events, last first (pop() takes the next).
+                # Whatever ends the stream empties them (see _finish, _close).
                 events = self._events
                 if not events:
+                    if self._state != _OPEN:
+                        break  # ended: raised below, not reported as a failure
                     # Nothing parsed is left: read. The idle clock runs from the
                     # first read of this step (comments that arrive meanwhile
                     # are not progress).
@@ -317,6 +318,7 @@ class EventStream(Generic[T]):
             raise
         except BaseException as exc:
             raise await self._failed(exc)  # noqa: B904 - it is exc, or chains it
+        raise self._ended_error()
 
     def _before_read(self) -> None:
         """Raise what is due before reading; make sure the limits are watched
@@ -528,6 +530,7 @@ class EventStream(Generic[T]):
     async def _finish(self) -> None:
         self._state = _DONE_STATE
         self._steady = False
+        self._events = _NO_EVENTS
         self._end_span(None)
         if self._timer is not None:
             self._cancel_timer()
@@ -542,6 +545,7 @@ class EventStream(Generic[T]):
 
     def _close(self, state: int) -> None:
         self._steady = False
+        self._events = _NO_EVENTS
         if self._state == _OPEN:
             self._state = state
         if self._timer is not None:
