@@ -100,6 +100,12 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     # -- public surface ---------------------------------------------------
 
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
     def aiter_text(self) -> AsyncIterator[str]:
         """The text deltas of the choice with index 0, for ``async for``.
 
