@@ -727,7 +727,7 @@ def test_error_type_is_the_qualified_class_name(
 
 # -- chat completions ------------------------------------------------------------
 
-CHAT_MESSAGES = [
+CHAT_MESSAGES: list[dict[str, Any]] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": [{"type": "text", "text": PROMPT}]},
 ]
