@@ -8,9 +8,9 @@ the same code run on every change. Figures are printed (run with ``-s``):
   client's alone.
 * soak: completions and chat streams that end at random (seeded): normal end,
   ``break`` with the reference dropped, task cancel, an exception in the
-  consumer, a server abort, an idle timeout. Afterwards the pool is empty, the sockets are back to the
-  baseline, no ResourceWarning or "Unclosed" log appeared, ``gc.garbage`` is
-  empty and RSS growth is bounded.
+  consumer, a server abort, an idle timeout. Afterwards the pool is empty, the
+  sockets are back to the baseline, no ResourceWarning or "Unclosed" log
+  appeared, ``gc.garbage`` is empty and RSS growth is bounded.
 """
 
 from __future__ import annotations
