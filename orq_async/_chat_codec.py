@@ -406,7 +406,8 @@ def _choice(index: int | float, state: _Choice) -> ChatChoice:
 
 
 def carries_error(data: bytes) -> bool:
-    """Whether a decoded chat object's JSON has a non-null top-level ``error``.
+    """Whether JSON that decoded as a chat object has a non-null top-level
+    ``error`` (so it is a JSON object, and decodes here too).
 
     Every chat response field has a default, so an error payload such as
     ``{"error": {...}}`` would decode as an empty chunk; this tells them apart.
@@ -415,10 +416,7 @@ def carries_error(data: bytes) -> bool:
     """
     if _ERROR_KEY not in data:
         return False
-    try:
-        return _ENVELOPE_DECODER.decode(data).error is not None
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return False
+    return _ENVELOPE_DECODER.decode(data).error is not None
 
 
 def assemble_chat_completion(

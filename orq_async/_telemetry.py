@@ -431,32 +431,20 @@ def _input_messages(prompt: object) -> str | None:
     ).decode()
 
 
-def _chat_input_messages(messages: object) -> str | None:
-    """``gen_ai.input.messages`` for chat messages (dicts or structs): each
-    message's role and its text (a string, or its text parts)."""
-    if not isinstance(messages, Sequence):
-        return None
+def _chat_input_messages(messages: object) -> str:
+    """``gen_ai.input.messages`` for chat messages (validated: dicts or structs,
+    any mix): each message's role and its text (a string, or its text parts)."""
     out = []
-    for message in messages:
-        plain = (
-            message if isinstance(message, Mapping) else msgspec.to_builtins(message)
-        )
-        if not isinstance(plain, Mapping):
-            return None
+    for message in cast("Sequence[object]", messages):
+        plain = msgspec.to_builtins(message)
         content = plain.get("content")
         if isinstance(content, str):
             texts = [content]
-        elif isinstance(content, Sequence):
-            texts = [
-                p["text"]
-                for p in content
-                if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-            ]
-        else:
-            texts = []
+        else:  # text parts, other parts (no text), or no content at all
+            texts = [p["text"] for p in content or () if "text" in p]
         out.append(
             {
-                "role": plain.get("role"),
+                "role": plain["role"],
                 "parts": [{"type": "text", "content": t} for t in texts],
             }
         )

@@ -9,6 +9,7 @@ import gc
 import json
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
@@ -30,11 +31,13 @@ from orq_async import (
     Timeouts,
     ToolArgumentsError,
     UnexpectedContentTypeError,
+    UnprocessableEntityError,
 )
 from orq_async.testing import FakeOrqServer, FakeResponse, chat_chunk, sse_frame
 from orq_async.types import TextPart, UserMessage
 
 from ..chat_vectors import S1, S2, S3, STREAMS, as_json, want
+from ..conftest import API_KEY
 
 pytestmark = pytest.mark.usefixtures("no_unclosed_logs")
 
@@ -791,8 +794,6 @@ async def test_an_idle_stream_times_out_and_releases(
 async def test_closing_the_client_ends_an_open_chat_stream(
     server: FakeOrqServer,
 ) -> None:
-    from ..conftest import API_KEY
-
     server.enqueue_chat(hanging_chat())
     async with AsyncOrq(api_key=API_KEY, server_url=server.url) as client:
         stream = await chat_stream(client)
@@ -811,3 +812,64 @@ async def test_chunks_are_typed(client: AsyncOrq, server: FakeOrqServer) -> None
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
     assert chunks[0].data is chunks[0]
     assert isinstance(stream, ChatStream)
+
+
+async def test_a_chunk_of_several_choices_and_odd_indices(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    choices = [
+        {"index": 1, "delta": {"content": "x"}, "finish_reason": "stop"},
+        {"index": 0.0, "delta": {"content": "y"}, "finish_reason": "stop"},
+    ]
+    server.enqueue_chat(
+        FakeResponse.events_([sse_frame(chat_chunk(choices=choices))]),
+        FakeResponse.events_([sse_frame(chat_chunk(choices=choices))]),
+    )
+
+    texts = [t async for t in (await chat_stream(client, n=2)).aiter_text()]
+    stream = await chat_stream(client, n=2)
+    final = await stream.final_completion()
+
+    assert texts == ["y"]
+    assert [(c.index, c.message.content) for c in final.choices] == [(0, "y"), (1, "x")]
+    assert stream.partial_text == "y"
+
+
+async def test_a_completion_is_its_own_single_event(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    result = await client.router.chat.completions.create(messages=HI, model=MODEL)
+
+    with result as events:
+        assert [event.data for event in events] == [result]
+
+
+async def test_the_fake_router_refuses_what_it_cannot_generate(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            server.url + "/v2/router/chat/completions",
+            json={"model": "m"},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        ) as response:
+            assert response.status == 422
+    with pytest.raises(UnprocessableEntityError):
+        await client.router.chat.completions.create(messages=HI, model=MODEL, n=17)
+    with pytest.raises(ValueError, match="argument_chunks"):
+        FakeResponse.chat_stream(tool_calls=[{"name": "f"}], argument_chunks=0)
+
+
+async def test_a_tool_choice_naming_no_tool_gets_text(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    result = await client.router.chat.completions.create(
+        messages=HI,
+        model=MODEL,
+        tools=[WEATHER],
+        tool_choice={"function": {"name": "missing"}},
+        max_tokens=2,
+    )
+
+    assert result.choices[0].message.tool_calls is None
+    assert result.choices[0].message.content == "This is"

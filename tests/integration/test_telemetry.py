@@ -42,7 +42,7 @@ from orq_async.testing import (
     completion_chunk,
     sse_frame,
 )
-from orq_async.types import UserMessage
+from orq_async.types import TextPart, UserMessage
 
 from ..conftest import API_KEY, FAST_RETRIES
 from ..internals import error_type, instrument
@@ -813,7 +813,23 @@ async def test_chat_content_is_recorded_when_opted_in(
         )
         await stream.final_completion()
         await client.router.chat.completions.create(
-            messages=[UserMessage(content=PROMPT)], model="m"
+            messages=[
+                UserMessage(content=PROMPT),
+                {
+                    "role": "user",
+                    "content": [
+                        TextPart(text="and"),
+                        {"type": "image_url", "image_url": {"url": "https://x/a.png"}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "f"}}
+                    ],
+                },
+            ],
+            model="m",
         )
 
     streamed, whole = otel.exporter.get_finished_spans()
@@ -831,7 +847,9 @@ async def test_chat_content_is_recorded_when_opted_in(
     ]
     attributes = whole.attributes or {}
     assert json.loads(str(attributes["gen_ai.input.messages"])) == [
-        {"role": "user", "parts": [{"type": "text", "content": PROMPT}]}
+        {"role": "user", "parts": [{"type": "text", "content": PROMPT}]},
+        {"role": "user", "parts": [{"type": "text", "content": "and"}]},
+        {"role": "assistant", "parts": []},
     ]
     (output,) = json.loads(str(attributes["gen_ai.output.messages"]))
     assert output["parts"] == [{"type": "text", "content": "whole"}]
