@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+from ._chat_codec import ChatCompletionAccumulator as ChatCompletionAccumulator
+from ._chat_params import ChatCompletionCreateParams as ChatCompletionCreateParams
+from ._chat_params import ChatCompletionParams as ChatCompletionParams
+from ._chat_stream import ChatStream as ChatStream
 from ._client import AsyncOrq as AsyncOrq
 from ._client import ClientOptions as ClientOptions
 from ._client import PoolStats as PoolStats
@@ -48,6 +52,7 @@ from ._exceptions import StreamConnectionError as StreamConnectionError
 from ._exceptions import StreamConsumedError as StreamConsumedError
 from ._exceptions import StreamDecodeError as StreamDecodeError
 from ._exceptions import StreamIdleTimeoutError as StreamIdleTimeoutError
+from ._exceptions import ToolArgumentsError as ToolArgumentsError
 from ._exceptions import UnexpectedContentTypeError as UnexpectedContentTypeError
 from ._exceptions import UnprocessableEntityError as UnprocessableEntityError
 from ._exceptions import UsageError as UsageError
@@ -68,17 +73,23 @@ from ._sse import SSEDecoder as SSEDecoder
 from ._streaming import EventStream as EventStream
 from ._sync import Orq as Orq
 from ._sync import Stream as Stream
+from ._sync import SyncChatStream as SyncChatStream
 from ._telemetry import Telemetry as Telemetry
 from ._types import NOT_GIVEN as NOT_GIVEN
 from ._types import NotGiven as NotGiven
 from ._version import __version__ as __version__
 from .types import AgenticRagConfig as AgenticRagConfig
 from .types import Cache as Cache
+from .types import ChatChoice as ChatChoice
+from .types import ChatCompletion as ChatCompletion
+from .types import ChatCompletionChunk as ChatCompletionChunk
+from .types import ChunkChoice as ChunkChoice
 from .types import Completion as Completion
 from .types import CompletionChoice as CompletionChoice
 from .types import CompletionChunk as CompletionChunk
 from .types import CompletionRequest as CompletionRequest
 from .types import CompletionTokensDetails as CompletionTokensDetails
+from .types import Delta as Delta
 from .types import ErrorBody as ErrorBody
 from .types import ErrorDetail as ErrorDetail
 from .types import Fallback as Fallback
@@ -91,6 +102,7 @@ from .types import PiiRedactionPlugin as PiiRedactionPlugin
 from .types import PromptReference as PromptReference
 from .types import PromptTokensDetails as PromptTokensDetails
 from .types import RerankConfig as RerankConfig
+from .types import ResponseMessage as ResponseMessage
 from .types import Retry as Retry
 from .types import SearchOptions as SearchOptions
 from .types import ThinkingAdaptive as ThinkingAdaptive
@@ -98,6 +110,8 @@ from .types import ThinkingDisabled as ThinkingDisabled
 from .types import ThinkingEnabled as ThinkingEnabled
 from .types import Thread as Thread
 from .types import Timeout as Timeout
+from .types import ToolCall as ToolCall
+from .types import ToolCallDelta as ToolCallDelta
 from .types import Usage as Usage
 
 __all__ = (
@@ -111,6 +125,14 @@ __all__ = (
     "BadRequestError",
     "Cache",
     "CertificateVerificationError",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatCompletionAccumulator",
+    "ChatCompletionChunk",
+    "ChatCompletionCreateParams",
+    "ChatCompletionParams",
+    "ChatStream",
+    "ChunkChoice",
     "ChunkEvent",
     "ClientClosedError",
     "ClientOptions",
@@ -124,6 +146,7 @@ __all__ = (
     "ConflictError",
     "ConnectTimeoutError",
     "DeadlineExceededError",
+    "Delta",
     "ErrorBody",
     "ErrorDetail",
     "EventStream",
@@ -160,6 +183,7 @@ __all__ = (
     "RerankConfig",
     "ResponseDecodeError",
     "ResponseEvent",
+    "ResponseMessage",
     "ResponseTooLargeError",
     "Retry",
     "RetryConfig",
@@ -176,6 +200,7 @@ __all__ = (
     "StreamDecodeError",
     "StreamIdleTimeoutError",
     "StreamMetrics",
+    "SyncChatStream",
     "Telemetry",
     "ThinkingAdaptive",
     "ThinkingDisabled",
@@ -183,6 +208,9 @@ __all__ = (
     "Thread",
     "Timeout",
     "Timeouts",
+    "ToolArgumentsError",
+    "ToolCall",
+    "ToolCallDelta",
     "UnexpectedContentTypeError",
     "UnprocessableEntityError",
     "Usage",

@@ -8,7 +8,7 @@ integer fields, error paths such as ``messages[2].tool_call_id``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
 import msgspec
@@ -46,11 +46,24 @@ __all__ = [
     "CHAT_CHUNK_DECODER",
     "CHAT_COMPLETION_DECODER",
     "ChatCompletionAccumulator",
+    "assemble_chat_completion",
     "build_chat_request",
+    "carries_error",
+    "completion_as_chunk",
 ]
 
 CHAT_COMPLETION_DECODER = msgspec.json.Decoder(ChatCompletion, strict=False)
 CHAT_CHUNK_DECODER = msgspec.json.Decoder(ChatCompletionChunk, strict=False)
+
+
+class _Envelope(msgspec.Struct):
+    """Only a payload's top-level ``error`` member (anything but null)."""
+
+    error: Any = None
+
+
+_ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope)
+_ERROR_KEY: Final = b'"error"'
 
 _MISSING: Final = re.compile(r"^Object missing required field `([^`]*)`")
 _FIELDS: Final = frozenset(ChatCompletionRequest.__struct_fields__)
@@ -389,4 +402,87 @@ def _choice(index: int | float, state: _Choice) -> ChatChoice:
         logprobs=None
         if state.logprobs is None
         else {k: None if v is None else list(v) for k, v in state.logprobs.items()},
+    )
+
+
+def carries_error(data: bytes) -> bool:
+    """Whether a decoded chat object's JSON has a non-null top-level ``error``.
+
+    Every chat response field has a default, so an error payload such as
+    ``{"error": {...}}`` would decode as an empty chunk; this tells them apart.
+    A byte search first: the exact check runs only when ``"error"`` occurs at
+    all (as a key, or as a string value such as a delta's text).
+    """
+    if _ERROR_KEY not in data:
+        return False
+    try:
+        return _ENVELOPE_DECODER.decode(data).error is not None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return False
+
+
+def assemble_chat_completion(
+    chunks: Iterable[ChatCompletionChunk],
+) -> ChatCompletion | None:
+    """One :class:`ChatCompletion` from a streamed answer's chunks (None: none)."""
+    accumulator = ChatCompletionAccumulator()
+    for chunk in chunks:
+        accumulator.add(chunk)
+    return None if accumulator.chunks_received == 0 else accumulator.result()
+
+
+def completion_as_chunk(body: bytes) -> bytes:
+    """A whole ``chat.completion`` JSON body as one chunk's JSON whose deltas
+    rebuild it (for a JSON answer to a stream request).
+
+    :raises msgspec.DecodeError: the body is not a chat completion.
+    """
+    completion = CHAT_COMPLETION_DECODER.decode(body)
+    choices = []
+    for choice in completion.choices:
+        message = choice.message
+        delta: dict[str, Any] = {"role": message.role}
+        for key in (
+            "content",
+            "refusal",
+            "reasoning",
+            "reasoning_signature",
+            "redacted_reasoning",
+        ):
+            value = getattr(message, key)
+            if value is not None:
+                delta[key] = value
+        if message.tool_calls:
+            delta["tool_calls"] = [
+                {
+                    "index": i,
+                    "id": call.id,
+                    "type": call.type,
+                    "function": {
+                        "name": call.function.name,
+                        "arguments": call.function.arguments,
+                    },
+                    "thought_signature": call.thought_signature,
+                }
+                for i, call in enumerate(message.tool_calls)
+            ]
+        choices.append(
+            {
+                "index": choice.index,
+                "delta": delta,
+                "finish_reason": choice.finish_reason,
+                "logprobs": choice.logprobs,
+            }
+        )
+    return ENCODER.encode(
+        {
+            "id": completion.id,
+            "object": "chat.completion.chunk",
+            "created": completion.created,
+            "model": completion.model,
+            "system_fingerprint": completion.system_fingerprint,
+            "service_tier": completion.service_tier,
+            "usage": completion.usage,
+            "choices": choices,
+        }
     )

@@ -13,6 +13,8 @@ count or index is expected.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from types import TracebackType
 from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import msgspec
@@ -464,7 +466,13 @@ class ChatChoice(ResponseStruct):
 
 
 class ChatCompletion(ResponseStruct):
-    """A whole (non-streamed or accumulated) chat completion."""
+    """A whole (non-streamed or accumulated) chat completion.
+
+    It is also a context manager and an iterable of one event (itself, with
+    ``.data`` naming itself too), so the official SDK's documented
+    ``with res as event_stream: for event in event_stream:`` runs unchanged on
+    a non-streamed answer.
+    """
 
     id: str = ""
     choices: list[ChatChoice] = msgspec.field(default_factory=list)
@@ -474,6 +482,25 @@ class ChatCompletion(ResponseStruct):
     system_fingerprint: str | None = None
     service_tier: str | None = None
     usage: Usage | None = None
+
+    @property
+    def data(self) -> ChatCompletion:
+        """The completion itself, where the official SDK's stream events keep it."""
+        return self
+
+    def __enter__(self) -> ChatCompletion:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def __iter__(self) -> Iterator[ChatCompletion]:
+        return iter((self,))
 
 
 class FunctionDelta(ResponseStruct, gc=False):

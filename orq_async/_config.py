@@ -35,6 +35,7 @@ DEFAULT_SERVER_URL = "https://api.orq.ai"
 #: on a fresh connection.
 DEFAULT_KEEPALIVE_EXPIRY: Final = 4.0
 COMPLETIONS_PATH = "/v2/router/completions"
+CHAT_COMPLETIONS_PATH = "/v2/router/chat/completions"
 
 
 def _check_limit(name: str, value: float | None) -> None:

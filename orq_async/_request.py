@@ -25,9 +25,9 @@ A stream that fails before its first chunk reached the caller asks
 
 **Adding an endpoint** is a small resource module that builds an
 :class:`Endpoint` once (its path, JSON decoder, chunk decoder, the function
-assembling a result from chunks, and the stream class that accounts for
-chunks) and a :class:`Request` per call. Nothing here knows completion types.
-Time limits are described once, in :mod:`._timers`.
+assembling a result from chunks, the stream class that accounts for chunks,
+and the telemetry operation name) and a :class:`Request` per call. Nothing
+here knows completion types. Time limits are described once, in :mod:`._timers`.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ class Endpoint(Generic[R, C]):
     assemble: Callable[[list[C]], R | None]
     #: The stream class: its per-chunk accounting (text, finish reasons).
     stream_type: type[EventStream[Any]] = EventStream
+    #: ``gen_ai.operation.name`` of the call's telemetry span.
+    operation: str = "text_completion"
 
 
 @final
@@ -258,7 +260,9 @@ class ClientContext:
         span = (
             None
             if self.telemetry is None
-            else self.telemetry.start(request.fields, headers)
+            else self.telemetry.start(
+                request.fields, headers, operation=request.endpoint.operation
+            )
         )
         return Call(
             transport,

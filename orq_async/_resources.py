@@ -12,6 +12,7 @@ from typing import Any, Final, Literal, overload
 
 from typing_extensions import Required, TypedDict, Unpack
 
+from ._chat_resources import AsyncChat
 from ._codec import (
     CHUNK_DECODER,
     assemble_completion,
@@ -201,9 +202,10 @@ COMPLETIONS: Final[Endpoint[Completion, CompletionChunk]] = Endpoint(
 
 
 class AsyncRouter:
-    """``client.router``."""
+    """``client.router``: ``completions`` and ``chat.completions``."""
 
-    __slots__ = ("completions",)
+    __slots__ = ("chat", "completions")
 
     def __init__(self, context: ClientContext) -> None:
         self.completions: AsyncCompletions = AsyncCompletions(context)
+        self.chat: AsyncChat = AsyncChat(context)

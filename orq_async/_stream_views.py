@@ -4,7 +4,7 @@ that dropping one frees the stream (and its connection) at once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -45,11 +45,11 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class SSEFrames:
-    """``EventStream.aiter_sse()`` (see there)."""
+    """``EventStream.aiter_sse()`` (see there); any chunk type msgspec encodes."""
 
     __slots__ = ("_done", "_stream")
 
-    def __init__(self, stream: EventStream[CompletionChunk]) -> None:
+    def __init__(self, stream: EventStream[Any]) -> None:
         self._stream = stream
         self._done = False
 

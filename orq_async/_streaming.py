@@ -19,7 +19,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from ._attempts import Call
 from ._exceptions import (
@@ -70,6 +70,11 @@ class EventStream(Generic[T]):
     :raises DeadlineExceededError: the call's deadline ran out.
     :raises SSEProtocolError: the event stream is malformed (e.g. an event too large).
     """
+
+    #: Whether ``__anext__`` may track chunks inline once steady (that path reads
+    #: completion chunks, ``choices[0].text``); a subclass whose chunks have
+    #: another shape sets it False and does all its accounting in ``_track``.
+    _inline_tracking: ClassVar[bool] = True
 
     __slots__ = (
         "__weakref__",
@@ -483,11 +488,7 @@ class EventStream(Generic[T]):
         ends normally only once every choice seen has a ``finish_reason``.
         """
         if self._first_chunk_at is None:
-            self._first_chunk_at = self._loop.time()
-            self._call.forget_request()  # no retry is possible from now on
-            self._steady = self._on_chunk is None and self._state == _OPEN
-            if self._span is not None:
-                self._span.first_chunk(chunk)  # type: ignore[arg-type]
+            self._first_seen(chunk)
         choices = chunk.choices  # type: ignore[attr-defined]
         if choices:
             first = choices[0]
@@ -509,6 +510,16 @@ class EventStream(Generic[T]):
         usage = chunk.usage  # type: ignore[attr-defined]
         if usage is not None:
             self._usage = usage
+
+    def _first_seen(self, chunk: T) -> None:
+        """The first chunk is about to reach the caller: no retry from now on."""
+        self._first_chunk_at = self._loop.time()
+        self._call.forget_request()
+        self._steady = (
+            self._inline_tracking and self._on_chunk is None and self._state == _OPEN
+        )
+        if self._span is not None:
+            self._span.first_chunk(chunk)  # type: ignore[arg-type]
 
     def _check_content_type(self, response: HTTPResponse) -> None:
         if response.content_type == "text/event-stream":

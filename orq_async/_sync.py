@@ -2,7 +2,8 @@
 
 No second implementation: every call runs the async core on a private event
 loop in a daemon thread (an anyio blocking portal), and :class:`Stream` wraps an
-:class:`EventStream` in a plain iterator. A daemon thread, so a forgotten
+:class:`EventStream` (:class:`SyncChatStream` a :class:`ChatStream`) in a plain
+iterator. A daemon thread, so a forgotten
 ``close()`` can never keep the interpreter from exiting.
 
 Interrupts: when the calling thread gets ``KeyboardInterrupt`` (or any other
@@ -23,6 +24,9 @@ import anyio
 from anyio.from_thread import BlockingPortal
 from typing_extensions import Unpack
 
+from ._chat_params import ChatCompletionCreateParams
+from ._chat_stream import ChatStream, ChatTextDeltas
+from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._client import AsyncOrq, ClientOptions, PoolStats, mark_closed
 from ._exceptions import ClientClosedError
 from ._hooks import StreamMetrics
@@ -31,7 +35,7 @@ from ._streaming import EventStream
 from ._types import NOT_GIVEN, NotGiven
 from ._wire import Completion, CompletionChunk, Usage
 
-__all__ = ["Orq", "Stream"]
+__all__ = ["Orq", "Stream", "SyncChatStream"]
 
 T = TypeVar("T")
 
@@ -237,11 +241,125 @@ class Completions:
         return result
 
 
+class SyncChatStream(Stream[ChatCompletionChunk]):
+    """A blocking iterator over a :class:`ChatStream`; also a context manager.
+
+    Everything :class:`Stream` offers, plus :meth:`iter_text`,
+    :meth:`final_completion` and :attr:`partial_completion`.
+    """
+
+    def __init__(self, loop: _LoopThread, stream: ChatStream) -> None:
+        super().__init__(loop, stream)
+        self._chat = stream
+
+    @property
+    def partial_completion(self) -> ChatCompletion:
+        """The completion as assembled from the chunks received so far."""
+        return self._chat.partial_completion
+
+    def iter_text(self) -> Iterator[str]:
+        """The text deltas of the choice with index 0 (see
+        :meth:`ChatStream.aiter_text`)."""
+        return _SyncTextDeltas(self)
+
+    def final_completion(self) -> ChatCompletion:
+        """Read the rest of the stream; the assembled :class:`ChatCompletion`.
+
+        :raises OrqError: as iterating would.
+        """
+        try:
+            return self._loop.call(self._chat.final_completion)
+        except BaseException:
+            self.close()
+            raise
+
+
+class _SyncTextDeltas:
+    """``SyncChatStream.iter_text()``: a plain iterator object."""
+
+    def __init__(self, stream: SyncChatStream) -> None:
+        self._stream = stream
+        self._deltas = ChatTextDeltas(stream._chat)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return self._stream._loop.call(self._deltas.__anext__)
+        except StopAsyncIteration:
+            raise StopIteration from None
+        except BaseException:
+            self._stream.close()
+            raise
+
+
+class ChatCompletions:
+    """``orq.router.chat.completions`` (blocking)."""
+
+    def __init__(self, owner: Orq) -> None:
+        self._owner = owner
+
+    @overload
+    def create(
+        self,
+        *,
+        stream: Literal[False] | None | NotGiven = NOT_GIVEN,
+        **params: Unpack[ChatCompletionCreateParams],
+    ) -> ChatCompletion: ...
+
+    @overload
+    def create(
+        self, *, stream: Literal[True], **params: Unpack[ChatCompletionCreateParams]
+    ) -> SyncChatStream: ...
+
+    @overload
+    def create(
+        self, *, stream: bool | None, **params: Unpack[ChatCompletionCreateParams]
+    ) -> ChatCompletion | SyncChatStream: ...
+
+    def create(
+        self,
+        *,
+        stream: bool | None | NotGiven = NOT_GIVEN,
+        **params: Unpack[ChatCompletionCreateParams],
+    ) -> ChatCompletion | SyncChatStream:
+        """Blocking :meth:`AsyncChatCompletions.create`: the same arguments and
+        errors.
+
+        :param stream: return a blocking :class:`SyncChatStream` once the
+            headers arrive.
+        :param params: as for :meth:`AsyncChatCompletions.create`.
+        :return: a :class:`ChatCompletion`, or with ``stream=True`` a
+            :class:`SyncChatStream` of :class:`ChatCompletionChunk`.
+        :raises OrqError: as :meth:`AsyncChatCompletions.create` raises.
+        """
+        owner = self._owner
+        loop = owner._running_loop()
+        create = owner._async.router.chat.completions.create
+
+        async def run() -> ChatCompletion | ChatStream:
+            return await create(stream=stream, **params)
+
+        result = loop.call(run)
+        if isinstance(result, ChatStream):
+            return SyncChatStream(loop, result)
+        return result
+
+
+class Chat:
+    """``orq.router.chat`` (blocking)."""
+
+    def __init__(self, owner: Orq) -> None:
+        self.completions: ChatCompletions = ChatCompletions(owner)
+
+
 class Router:
     """``orq.router`` (blocking)."""
 
     def __init__(self, owner: Orq) -> None:
         self.completions: Completions = Completions(owner)
+        self.chat: Chat = Chat(owner)
 
 
 def _shutdown(loop: _LoopThread, client: AsyncOrq) -> None:

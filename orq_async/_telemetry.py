@@ -1,6 +1,7 @@
-"""OpenTelemetry for completions, after the GenAI semantic conventions.
+"""OpenTelemetry for completions and chat, after the GenAI semantic conventions.
 
-One CLIENT span per ``create()`` call, named ``text_completion {model}``, from
+One CLIENT span per ``create()`` call, named ``text_completion {model}`` (or
+``chat {model}``; ``gen_ai.operation.name`` says which), from
 the call's start to its end: the answer read, the stream ended, closed,
 dropped or failed. Retries stay inside that span as ``orq.retry`` events (the
 conventions have a GenAI span cover the logical operation with all its
@@ -25,7 +26,7 @@ import os
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, cast, final
 
 import msgspec
 
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, StatusCode, TracerProvider
     from opentelemetry.util.types import AttributeValue
 
-    from ._wire import Completion, CompletionChunk, Usage
+    from ._chat_wire import ChatChoice, ChatCompletion, ChatCompletionChunk
+    from ._wire import Completion, CompletionChoice, CompletionChunk, Usage
 
 __all__ = ["CallSpan", "Instrumentation", "Telemetry", "instrument"]
 
@@ -199,11 +201,24 @@ class Instrumentation:
             "server.port": port,
         }
 
-    def start(self, body: Mapping[str, object], headers: dict[str, str]) -> CallSpan:
+    def start(
+        self,
+        body: Mapping[str, object],
+        headers: dict[str, str],
+        *,
+        operation: str = OPERATION,
+    ) -> CallSpan:
         """Start the span of a call whose (validated) body fields are ``body``;
-        inject its context into ``headers``."""
+        inject its context into ``headers``.
+
+        :param operation: ``gen_ai.operation.name``: ``text_completion`` or ``chat``.
+        """
         model = str(body["model"])
-        metric_attributes = {**self._base, "gen_ai.request.model": model}
+        metric_attributes = {
+            **self._base,
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": model,
+        }
         attributes: dict[str, AttributeValue] = {
             **metric_attributes,
             # The attribute the conventions used before gen_ai.provider.name.
@@ -222,11 +237,15 @@ class Instrumentation:
         if isinstance(n, int | float) and n != 1:
             attributes["gen_ai.request.choice.count"] = n
         if self.capture_content:
-            messages = _input_messages(body.get("prompt"))
+            messages = (
+                _input_messages(body.get("prompt"))
+                if operation == OPERATION
+                else _chat_input_messages(body.get("messages"))
+            )
             if messages is not None:
                 attributes["gen_ai.input.messages"] = messages
         span = self._tracer.start_span(
-            f"{OPERATION} {model}", kind=self._client_kind, attributes=attributes
+            f"{operation} {model}", kind=self._client_kind, attributes=attributes
         )
         if self.inject is not None:
             self.inject(headers, context=self.set_in_context(span))
@@ -282,7 +301,7 @@ class CallSpan:
             },
         )
 
-    def first_chunk(self, chunk: CompletionChunk) -> None:
+    def first_chunk(self, chunk: CompletionChunk | ChatCompletionChunk) -> None:
         """The first chunk of a stream is about to reach the caller."""
         self.response_id = chunk.id
         self.response_model = chunk.model or None
@@ -290,7 +309,7 @@ class CallSpan:
             time.monotonic() - self._started, self._response_attributes()
         )
 
-    def end_completion(self, completion: Completion) -> None:
+    def end_completion(self, completion: Completion | ChatCompletion) -> None:
         """A non-streamed call returned ``completion``."""
         self.response_id = completion.id
         self.response_model = completion.model or None
@@ -302,7 +321,7 @@ class CallSpan:
         output = None
         if self._inst.capture_content:
             output = _output_messages(
-                [(c.text, c.finish_reason) for c in completion.choices]
+                [(_choice_text(c), c.finish_reason) for c in completion.choices]
             )
         self._end(completion.usage, output, None)
 
@@ -410,6 +429,47 @@ def _input_messages(prompt: object) -> str | None:
     return _ENCODER.encode(
         [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts]
     ).decode()
+
+
+def _chat_input_messages(messages: object) -> str | None:
+    """``gen_ai.input.messages`` for chat messages (dicts or structs): each
+    message's role and its text (a string, or its text parts)."""
+    if not isinstance(messages, Sequence):
+        return None
+    out = []
+    for message in messages:
+        plain = (
+            message if isinstance(message, Mapping) else msgspec.to_builtins(message)
+        )
+        if not isinstance(plain, Mapping):
+            return None
+        content = plain.get("content")
+        if isinstance(content, str):
+            texts = [content]
+        elif isinstance(content, Sequence):
+            texts = [
+                p["text"]
+                for p in content
+                if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+            ]
+        else:
+            texts = []
+        out.append(
+            {
+                "role": plain.get("role"),
+                "parts": [{"type": "text", "content": t} for t in texts],
+            }
+        )
+    return _ENCODER.encode(out).decode()
+
+
+def _choice_text(choice: CompletionChoice | ChatChoice) -> str:
+    """A completion choice's text, or a chat choice's message content."""
+    message = getattr(choice, "message", None)
+    if message is None:
+        return cast("CompletionChoice", choice).text
+    text: str = message.content or ""
+    return text
 
 
 def _output_messages(choices: Sequence[tuple[str, str | None]]) -> str:

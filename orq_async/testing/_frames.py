@@ -1,4 +1,4 @@
-"""SSE frames and completion objects as the router sends them.
+"""SSE frames, completion and chat completion objects as the router sends them.
 
 Pure helpers: bytes and dicts out, no I/O. Used by the scripted replies, the
 generated answers, and by tests that build wire bytes by hand.
@@ -6,7 +6,8 @@ generated answers, and by tests that build wire bytes by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -77,3 +78,153 @@ def completion_chunk(
     if usage is not None:
         chunk["usage"] = dict(usage)
     return chunk
+
+
+def chat_chunk(
+    content: str | None = None,
+    *,
+    role: str | None = None,
+    tool_calls: Sequence[Mapping[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    index: int = 0,
+    id: str = "chatcmpl-fake",
+    model: str = "fake-model",
+    usage: Mapping[str, Any] | None = None,
+    created: int = 1735689600,
+    choices: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ``chat.completion.chunk`` as a dict: one choice whose ``delta`` holds
+    what is given (``role``, ``content``, ``tool_calls`` fragments), or exactly
+    ``choices`` (``[]`` for the usage-only chunk)."""
+    if choices is None:
+        delta: dict[str, Any] = {}
+        if role is not None:
+            delta["role"] = role
+        if content is not None:
+            delta["content"] = content
+        if tool_calls is not None:
+            delta["tool_calls"] = [dict(call) for call in tool_calls]
+        choices = [
+            {
+                "index": index,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ]
+    chunk: dict[str, Any] = {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [dict(choice) for choice in choices],
+    }
+    if usage is not None:
+        chunk["usage"] = dict(usage)
+    return chunk
+
+
+def chat_completion_object(
+    content: str | None = "Hello!",
+    *,
+    tool_calls: Sequence[Mapping[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    id: str = "chatcmpl-fake",
+    model: str = "fake-model",
+    usage: Mapping[str, Any] | None = None,
+    created: int = 1735689600,
+) -> dict[str, Any]:
+    """A whole ``chat.completion`` as a dict, with one choice.
+
+    :param tool_calls: ``{"name", "arguments", "id"?}`` mappings (``id``
+        defaults to ``call_<i>``).
+    :param finish_reason: default ``"tool_calls"`` with tool calls, else ``"stop"``.
+    """
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.get("id", f"call_{i}"),
+                "type": "function",
+                "function": {
+                    "name": call["name"],
+                    "arguments": call.get("arguments", ""),
+                },
+            }
+            for i, call in enumerate(tool_calls)
+        ]
+    if finish_reason is None:
+        finish_reason = "tool_calls" if tool_calls else "stop"
+    whole: dict[str, Any] = {
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+    }
+    if usage is not None:
+        whole["usage"] = dict(usage)
+    return whole
+
+
+def chat_stream_chunks(
+    texts: Sequence[str] = (),
+    *,
+    tool_calls: Sequence[Mapping[str, Any]] = (),
+    argument_chunks: int = 4,
+    finish_reason: str | None = "",
+    usage: Mapping[str, Any] | None = None,
+    index: int = 0,
+    id: str = "chatcmpl-fake",
+    model: str = "fake-model",
+) -> list[dict[str, Any]]:
+    """The chunks of a streamed chat answer, as the router sends them.
+
+    A role chunk first (``content: ""``, or ``null`` when only tools are
+    called), one chunk per text piece, then per tool call a chunk with its
+    ``id``, ``type`` and ``name`` followed by its ``arguments`` split over
+    ``argument_chunks`` chunks, then the finish chunk (``delta: {}``) and, with
+    ``usage``, the usage-only chunk (``choices: []``).
+
+    :param tool_calls: ``{"name", "arguments", "id"?}`` mappings (``id``
+        defaults to ``call_<i>``).
+    :param finish_reason: ``""`` picks ``"tool_calls"`` when there are tool
+        calls, else ``"stop"``; ``None`` sends no finish chunk.
+    """
+    if argument_chunks < 1:
+        raise ValueError("argument_chunks must be >= 1")
+    piece = functools.partial(chat_chunk, id=id, model=model, index=index)
+    chunks = [piece("" if texts or not tool_calls else None, role="assistant")]
+    chunks.extend(piece(text) for text in texts)
+    for i, call in enumerate(tool_calls):
+        arguments = str(call.get("arguments", ""))
+        header = {
+            "index": i,
+            "id": call.get("id", f"call_{i}"),
+            "type": "function",
+            "function": {"name": call["name"], "arguments": ""},
+        }
+        chunks.append(piece(tool_calls=[header]))
+        size = max(1, -(-len(arguments) // argument_chunks))
+        chunks.extend(
+            piece(
+                tool_calls=[
+                    {"index": i, "function": {"arguments": arguments[a : a + size]}}
+                ],
+            )
+            for a in range(0, len(arguments), size)
+        )
+    if finish_reason == "":
+        finish_reason = "tool_calls" if tool_calls else "stop"
+    if finish_reason is not None:
+        chunks.append(piece(finish_reason=finish_reason))
+    if usage is not None:
+        chunks.append(chat_chunk(choices=[], usage=usage, id=id, model=model))
+    return chunks

@@ -7,10 +7,16 @@ delays, and what to do after the last piece); the server writes it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from ._frames import ENCODER, completion_chunk, sse_frame
+from ._frames import (
+    ENCODER,
+    chat_completion_object,
+    chat_stream_chunks,
+    completion_chunk,
+    sse_frame,
+)
 
 
 @dataclasses.dataclass
@@ -69,6 +75,70 @@ class FakeResponse:
     def completion(cls, text: str, **kw: Any) -> FakeResponse:
         """A 200 JSON completion whose first choice is ``text``."""
         return cls.json(completion_chunk(text, finish_reason="stop"), **kw)
+
+    @classmethod
+    def chat_completion(
+        cls,
+        content: str | None = "Hello!",
+        *,
+        tool_calls: Sequence[Mapping[str, Any]] | None = None,
+        finish_reason: str | None = None,
+        usage: Mapping[str, Any] | None = None,
+        **kw: Any,
+    ) -> FakeResponse:
+        """A 200 JSON ``chat.completion`` with one choice: ``content`` and
+        ``tool_calls`` (``{"name", "arguments", "id"?}`` mappings);
+        ``finish_reason`` defaults to ``"tool_calls"`` with tool calls, else
+        ``"stop"``. ``kw``: as for :meth:`json`."""
+        return cls.json(
+            chat_completion_object(
+                content, tool_calls=tool_calls, finish_reason=finish_reason, usage=usage
+            ),
+            **kw,
+        )
+
+    @classmethod
+    def chat_stream(
+        cls,
+        texts: Iterable[str] = ("Hello", " world", "!"),
+        *,
+        tool_calls: Sequence[Mapping[str, Any]] = (),
+        argument_chunks: int = 4,
+        finish_reason: str | None = "",
+        usage: Mapping[str, Any] | None = None,
+        done: bool = True,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+        event_delay: float = 0.0,
+        then: Literal["end", "abort", "hang", "keepalive"] = "end",
+        eol: bytes = b"\n",
+    ) -> FakeResponse:
+        """A streamed chat answer: a role chunk, one chunk per text delta, each
+        tool call's ``arguments`` split over ``argument_chunks`` chunks, the
+        finish chunk, the usage-only chunk when ``usage`` is given (what
+        ``stream_options={"include_usage": True}`` asks for), then
+        ``data: [DONE]`` if ``done``.
+
+        :param tool_calls: ``{"name", "arguments", "id"?}`` mappings.
+        :param finish_reason: ``""`` picks ``"tool_calls"`` when there are tool
+            calls, else ``"stop"``; ``None`` sends no finish chunk (with
+            ``done=False``: a stream cut short).
+        """
+        events = [
+            sse_frame(chunk, eol=eol)
+            for chunk in chat_stream_chunks(
+                list(texts),
+                tool_calls=tool_calls,
+                argument_chunks=argument_chunks,
+                finish_reason=finish_reason,
+                usage=usage,
+            )
+        ]
+        if done:
+            events.append(sse_frame("[DONE]", eol=eol))
+        return cls.events_(
+            events, headers=headers, delay=delay, event_delay=event_delay, then=then
+        )
 
     @classmethod
     def error(

@@ -20,11 +20,12 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from ._generated import generated_completion
+from ._generated import generated_chat_completion, generated_completion
 from ._replies import FakeResponse
 
-#: The completions route, the one the fake router serves.
+#: The routes the fake router serves.
 COMPLETIONS_PATH = "/v2/router/completions"
+CHAT_COMPLETIONS_PATH = "/v2/router/chat/completions"
 
 
 @dataclasses.dataclass
@@ -102,6 +103,9 @@ class FakeOrqServer:
         self._completions = self._add_endpoint(
             COMPLETIONS_PATH, self._generate_completion
         )
+        self._chat = self._add_endpoint(
+            CHAT_COMPLETIONS_PATH, self._generate_chat_completion
+        )
         self._runner: web.AppRunner | None = None
         self._disconnected: asyncio.Event | None = None  # created on start
 
@@ -154,8 +158,14 @@ class FakeOrqServer:
     # -- scripting -------------------------------------------------------------
 
     def enqueue(self, *responses: FakeResponse) -> None:
-        """Serve these answers next, in order, before generated ones."""
+        """Serve these answers to completions requests next, in order, before
+        generated ones."""
         self._completions.script.extend(responses)
+
+    def enqueue_chat(self, *responses: FakeResponse) -> None:
+        """Serve these answers to chat completions requests next, in order,
+        before generated ones."""
+        self._chat.script.extend(responses)
 
     def clear(self) -> None:
         for endpoint in self._endpoints:
@@ -187,6 +197,9 @@ class FakeOrqServer:
 
     def _generate_completion(self, body: Any) -> FakeResponse:
         return generated_completion(body, chunk_delay=self.default_delay)
+
+    def _generate_chat_completion(self, body: Any) -> FakeResponse:
+        return generated_chat_completion(body, chunk_delay=self.default_delay)
 
     # -- the handler -----------------------------------------------------------
 

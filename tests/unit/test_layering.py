@@ -36,6 +36,8 @@ IO_LIBRARIES = frozenset({"asyncio", "anyio", "aiohttp"})
 #: The request path: the client, its requests and streams, and the transport.
 IO_SIDE = (
     "_attempts",
+    "_chat_resources",
+    "_chat_stream",
     "_client",
     "_headers",
     "_hooks",
