@@ -50,6 +50,8 @@ __all__ = [
 
 #: Choice indices tracked for "every choice finished" (bits of one int).
 _CHOICE_BITS: Final = 256
+_ERROR_KEY: Final = b'"error"'
+_decode_chunk: Final = CHAT_CHUNK_DECODER.decode
 
 
 class ChatStream(EventStream[ChatCompletionChunk]):
@@ -100,6 +102,12 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     # -- public surface ---------------------------------------------------
 
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
     def aiter_text(self) -> AsyncIterator[str]:
         """The text deltas of the choice with index 0, for ``async for``.
 
@@ -140,6 +148,14 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         if self._first_chunk_at is None:
             self._first_seen(chunk)
         self._accumulator.add(chunk)
+        choices = chunk.choices
+        if len(choices) == 1 and chunk.usage is None:
+            # The common chunk: one choice of index 0 with a text piece, and
+            # no finish reason yet.
+            only = choices[0]
+            if only.index == 0 and only.finish_reason is None:
+                self._text.append(only.delta.content or "")
+                return
         text: str | None = None
         for choice in chunk.choices:
             index = choice.index
@@ -200,8 +216,9 @@ def decode_chat_chunk(data: bytes) -> ChatCompletionChunk:
 
     :raises msgspec.DecodeError: not a chunk, or an error payload.
     """
-    chunk = CHAT_CHUNK_DECODER.decode(data)
-    if carries_error(data):
+    chunk = _decode_chunk(data)
+    # (The byte search first, inline: it is most of the cost of the check.)
+    if _ERROR_KEY in data and carries_error(data):
         raise msgspec.DecodeError("the payload is an error object")
     return chunk
 

@@ -252,6 +252,9 @@ class SyncChatStream(Stream[ChatCompletionChunk]):
         super().__init__(loop, stream)
         self._chat = stream
 
+    def __enter__(self) -> SyncChatStream:
+        return self
+
     @property
     def partial_completion(self) -> ChatCompletion:
         """The completion as assembled from the chunks received so far."""

@@ -8,11 +8,14 @@ Public and supported: use it in your own test suite.
             await orq.router.completions.create(model="m", prompt="hi")
         assert len(server.requests) == 2
 
-It implements ``POST /v2/router/completions``. With nothing enqueued it answers
+It implements ``POST /v2/router/completions`` and
+``POST /v2/router/chat/completions`` (scripted with :meth:`FakeOrqServer.enqueue`
+and :meth:`FakeOrqServer.enqueue_chat`). With nothing enqueued it answers
 like the real router: a JSON completion, or an SSE stream of chunks when the body
 says ``"stream": true`` (one chunk per token, ``max_tokens`` tokens, 16 by
-default). The text is a short paragraph of plain English, one word a token, and
-there are ``n`` choices when the body asks for them. Enqueued
+default; for chat, a forced ``tool_choice`` gets a tool call). The text is a
+short paragraph of plain English, one word a token, and there are ``n``
+choices when the body asks for them. Enqueued
 :class:`FakeResponse` objects are served first, in order, and can script
 status codes, error bodies, headers, delays, raw bytes, SSE events and faults
 (abort the connection, stall, drip one byte at a time, flood an endless line,
@@ -35,6 +38,9 @@ from __future__ import annotations
 
 from .._public import publish
 from ._command import main as main
+from ._frames import chat_chunk as chat_chunk
+from ._frames import chat_completion_object as chat_completion_object
+from ._frames import chat_stream_chunks as chat_stream_chunks
 from ._frames import completion_chunk as completion_chunk
 from ._frames import sse_frame as sse_frame
 from ._generated import MAX_FAKE_CHOICES as MAX_FAKE_CHOICES
@@ -48,6 +54,9 @@ __all__ = [
     "FakeOrqServer",
     "FakeResponse",
     "RecordedRequest",
+    "chat_chunk",
+    "chat_completion_object",
+    "chat_stream_chunks",
     "completion_chunk",
     "main",
     "serve_in_thread",

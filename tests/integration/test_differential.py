@@ -17,7 +17,11 @@ from typing import Any
 import msgspec
 import pytest
 from orq_ai_sdk import Orq as OfficialOrq
-from orq_ai_sdk.models import CreateCompletionResponseBody
+from orq_ai_sdk.models import (
+    CreateChatCompletionResponseBody,
+    CreateCompletionResponseBody,
+)
+from orq_ai_sdk.types.basemodel import Unset
 from orq_ai_sdk.utils.eventstreaming import EventStreamAsync
 
 from orq_async import (
@@ -29,8 +33,15 @@ from orq_async import (
     ThinkingEnabled,
     Timeout,
 )
-from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk, sse_frame
+from orq_async.testing import (
+    FakeOrqServer,
+    FakeResponse,
+    chat_completion_object,
+    completion_chunk,
+    sse_frame,
+)
 
+from ..chat_vectors import STREAMS as CHAT_STREAMS
 from ..conftest import API_KEY
 
 MODEL = "openai/gpt-3.5-turbo-instruct"
@@ -80,7 +91,12 @@ UNKNOWN_NESTED_KEY: dict[str, Any] = {"retry": {"count": 2, "cuont": 3}}
 # --- end of DEVIATIONS -------------------------------------------------------------
 
 
-def comparable(theirs: Any, ours: Any, path: str = "") -> Any:
+def comparable(
+    theirs: Any,
+    ours: Any,
+    path: str = "",
+    defaults: dict[str, Any] = OFFICIAL_DEFAULTS,
+) -> Any:
     """The official body with deviation 1 removed: a default it filled in for
     a field the caller did not set (which ``ours`` therefore lacks)."""
     if isinstance(theirs, dict) and isinstance(ours, dict):
@@ -89,15 +105,16 @@ def comparable(theirs: Any, ours: Any, path: str = "") -> Any:
             where = f"{path}.{key}" if path else key
             if (
                 key not in ours
-                and where in OFFICIAL_DEFAULTS
-                and same_json(value, OFFICIAL_DEFAULTS[where])
+                and where in defaults
+                and same_json(value, defaults[where])
             ):
                 continue
-            kept[key] = comparable(value, ours.get(key), where)
+            kept[key] = comparable(value, ours.get(key), where, defaults)
         return kept
     if isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours):
         return [
-            comparable(t, o, f"{path}.*") for t, o in zip(theirs, ours, strict=True)
+            comparable(t, o, f"{path}.*", defaults)
+            for t, o in zip(theirs, ours, strict=True)
         ]
     return theirs
 
@@ -437,3 +454,358 @@ async def test_streams_read_alike_through_event_data(
         ours = [event.data.choices[0].text async for event in events_]
 
     assert theirs == ours == texts
+
+
+# === chat completions ================================================================
+#
+# --- CHAT DEVIATIONS ---------------------------------------------------------------
+#
+# C1. Defaults the official client fills in (as deviation 1), by path.
+OFFICIAL_CHAT_DEFAULTS: dict[str, Any] = {
+    "stream": False,
+    "retry.count": 3,
+    "cache.ttl": 3600,
+    "load_balancer.models.*.weight": 0.5,
+    "response_format.json_schema.strict": False,
+    "cache_control.ttl": "5m",
+    "messages.*.content.*.cache_control.ttl": "5m",
+}
+#
+# C2. Integers it sends as floats (seed, budget_tokens, ...): deviation 2.
+#
+# C3. ``tools[].type`` and a named ``tool_choice.type``: it sends them only when
+#     given; OpenAI-compatible servers require them, so we always send
+#     ``"function"``. Calls here leave them out, and their body gets them back.
+TOOL_TYPE_PATHS = ("tools.*", "tool_choice")
+#
+# C4. Unknown keys in a message (and any nested dict): it drops them, we refuse
+#     them (as deviation 4).
+UNKNOWN_MESSAGE_KEY = [{"role": "user", "content": "Hi", "nmae": "ann"}]
+# --- end of CHAT DEVIATIONS --------------------------------------------------------
+
+CHAT_MODEL = "openai/gpt-4o"
+HI: list[Any] = [{"role": "user", "content": "Hi"}]
+GET_TIME = {"function": {"name": "get_time", "description": "Now"}}
+
+CHAT_REQUESTS = [
+    pytest.param({}, id="minimal"),
+    pytest.param(
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "No."}]},
+                {"role": "user", "content": "Hi", "name": "ann"},
+            ],
+            "frequency_penalty": 0.5,
+            "max_completion_tokens": 256,
+            "n": 1,
+            "presence_penalty": 0,
+            "seed": 42,
+            "stop": ["\n\n"],
+            "temperature": 1,
+            "top_p": 1,
+        },
+        id="sampling",
+    ),
+    pytest.param({"max_tokens": None, "temperature": None}, id="nulls"),
+    pytest.param(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Describe"},
+                        {
+                            "type": "image_url",
+                            "image_url": {
+                                "url": "https://example.com/a.png",
+                                "detail": "low",
+                            },
+                        },
+                        {
+                            "type": "input_audio",
+                            "input_audio": {"data": "UklGRg==", "format": "wav"},
+                        },
+                    ],
+                }
+            ]
+        },
+        id="content-parts",
+    ),
+    pytest.param(
+        {"tools": [GET_TIME], "tool_choice": "auto", "parallel_tool_calls": False},
+        id="tools",
+    ),
+    pytest.param(
+        {"tools": [GET_TIME], "tool_choice": {"function": {"name": "get_time"}}},
+        id="named-tool-choice",
+    ),
+    pytest.param(
+        {
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_Xa1",
+                            "type": "function",
+                            "function": {
+                                "name": "get_weather",
+                                "arguments": '{"city":"Paris"}',
+                            },
+                        }
+                    ],
+                },
+                {
+                    "role": "tool",
+                    "content": '{"temp_c":21}',
+                    "tool_call_id": "call_Xa1",
+                },
+            ]
+        },
+        id="tool-round-trip",
+    ),
+    pytest.param(
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": {"type": "object"}},
+            }
+        },
+        id="json-schema",
+    ),
+    pytest.param(
+        {
+            "max_tokens": 4096,
+            "reasoning_effort": "low",
+            "verbosity": "low",
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+        },
+        id="reasoning",
+    ),
+    pytest.param(
+        {
+            "fallback_on_codes": [429, 503],
+            "fallbacks": [{"model": "anthropic/claude-haiku-4-5"}],
+            "retry": {"count": 2, "on_codes": [429, 503]},
+            "cache": {"type": "exact_match", "ttl": 600},
+            "load_balancer": {
+                "type": "weight_based",
+                "models": [{"model": "openai/gpt-4o", "weight": 0.7}],
+            },
+            "timeout": {"call_timeout": 30000},
+        },
+        id="gateway",
+    ),
+    pytest.param(
+        {
+            "metadata": {"team": "support"},
+            "name": "greeting",
+            "variables": {"name": "Ann"},
+        },
+        id="metadata-and-variables",
+    ),
+    pytest.param(
+        {
+            "guardrails": [{"id": "orq_pii_detection", "execute_on": "input"}],
+            "plugins": [{"id": "trace_scrubbing", "mask": ["input", "output"]}],
+            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+        },
+        id="guardrails-and-plugins",
+    ),
+    pytest.param(
+        {
+            "audio": {"voice": "alloy", "format": "wav"},
+            "logprobs": True,
+            "top_logprobs": 3,
+            "modalities": ["text", "audio"],
+        },
+        id="audio-and-logprobs",
+    ),
+]
+
+
+def with_tool_types(body: dict[str, Any]) -> dict[str, Any]:
+    """The official body with deviation C3 applied: ``"type": "function"``
+    first in each tool and in a named tool choice."""
+    fixed = dict(body)
+    if isinstance(fixed.get("tools"), list):
+        fixed["tools"] = [{"type": "function", **tool} for tool in fixed["tools"]]
+    if isinstance(fixed.get("tool_choice"), dict):
+        fixed["tool_choice"] = {"type": "function", **fixed["tool_choice"]}
+    return fixed
+
+
+async def official_chat_body(
+    sdk: OfficialOrq, server: FakeOrqServer, stream: bool, **params: Any
+) -> dict[str, Any]:
+    server.enqueue_chat(
+        FakeResponse.chat_stream([]) if stream else FakeResponse.chat_completion()
+    )
+    result = await sdk.router.chat.completions.create_async(stream=stream, **params)
+    assert result is not None
+    if stream:
+        async with result as events:  # type: ignore[union-attr]
+            async for _ in events:
+                pass
+    body: dict[str, Any] = msgspec.json.decode(server.last_request.body)
+    return body
+
+
+async def our_chat_body(
+    client: AsyncOrq, server: FakeOrqServer, stream: bool, **params: Any
+) -> dict[str, Any]:
+    server.enqueue_chat(
+        FakeResponse.chat_stream([]) if stream else FakeResponse.chat_completion()
+    )
+    result = await client.router.chat.completions.create(stream=stream, **params)
+    if stream:
+        await result.final_completion()  # type: ignore[union-attr]
+    body: dict[str, Any] = msgspec.json.decode(server.last_request.body)
+    return body
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("params", CHAT_REQUESTS)
+async def test_chat_request_bodies_match_the_official_client(
+    client: AsyncOrq,
+    official: OfficialOrq,
+    server: FakeOrqServer,
+    params: dict[str, Any],
+    stream: bool,
+) -> None:
+    arguments = {"messages": HI, "model": CHAT_MODEL, **params}
+    theirs = await official_chat_body(official, server, stream, **arguments)
+    ours = await our_chat_body(client, server, stream, **arguments)
+
+    expected = comparable(
+        with_tool_types(theirs), ours, defaults=OFFICIAL_CHAT_DEFAULTS
+    )
+    assert same_json(expected, ours), (theirs, ours)
+    assert ours.get("stream", False) is stream
+
+
+async def test_an_unknown_message_key_is_refused_not_dropped(
+    client: AsyncOrq, official: OfficialOrq, server: FakeOrqServer
+) -> None:
+    theirs = await official_chat_body(
+        official, server, False, messages=UNKNOWN_MESSAGE_KEY, model=CHAT_MODEL
+    )
+    server.clear()
+
+    with pytest.raises(InvalidParameterError) as info:  # deviation C4
+        await client.router.chat.completions.create(
+            messages=UNKNOWN_MESSAGE_KEY, model=CHAT_MODEL
+        )
+
+    assert theirs["messages"] == [{"role": "user", "content": "Hi"}]
+    assert info.value.field == "messages[0].nmae"
+    assert server.requests == []
+
+
+CHAT_ANSWERS = [
+    pytest.param(chat_completion_object("Hello", usage=USAGE), id="text-and-usage"),
+    pytest.param(
+        chat_completion_object(
+            None,
+            tool_calls=[{"id": "call_1", "name": "get_time", "arguments": "{}"}],
+        ),
+        id="tool-call",
+    ),
+    pytest.param(
+        {**chat_completion_object("x"), "service_tier": "default", "extra": [1]},
+        id="unknown-fields",
+    ),
+]
+
+
+@pytest.mark.parametrize("answer", CHAT_ANSWERS)
+async def test_chat_json_answers_read_alike(
+    client: AsyncOrq,
+    official: OfficialOrq,
+    server: FakeOrqServer,
+    answer: dict[str, Any],
+) -> None:
+    server.enqueue_chat(FakeResponse.json(answer), FakeResponse.json(answer))
+
+    theirs = await official.router.chat.completions.create_async(
+        messages=HI, model=CHAT_MODEL
+    )
+    ours = await client.router.chat.completions.create(messages=HI, model=CHAT_MODEL)
+
+    assert isinstance(theirs, CreateChatCompletionResponseBody)
+    assert theirs.id == ours.id
+    assert _choice_view(theirs.choices) == _choice_view(ours.choices)
+    their_usage = present(theirs.usage)
+    our_usage = None if ours.usage is None else ours.usage.total_tokens
+    assert (None if their_usage is None else their_usage.total_tokens) == our_usage
+
+
+def present(value: Any) -> Any:
+    """The official models' ``Unset`` (a field the JSON left out) as None."""
+    return None if isinstance(value, Unset) else value
+
+
+def _choice_view(choices: Any) -> list[tuple[Any, ...]]:
+    """What a completion's choices say, comparably across the two clients."""
+    return [
+        (
+            present(c.message.content),
+            c.finish_reason,
+            [
+                (t.id, t.function.name, t.function.arguments)
+                for t in c.message.tool_calls
+            ]
+            if present(c.message.tool_calls)
+            else None,
+        )
+        for c in choices
+    ]
+
+
+def _delta_view(choices: Any) -> list[tuple[Any, ...]]:
+    """What a chunk's choices say, comparably across the two clients' models."""
+    return [
+        (
+            present(c.delta.content),
+            c.finish_reason,
+            [
+                (
+                    t.index,
+                    present(t.id),
+                    present(t.function.name) if present(t.function) else None,
+                )
+                for t in c.delta.tool_calls
+            ]
+            if present(c.delta.tool_calls)
+            else None,
+        )
+        for c in choices
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(CHAT_STREAMS))
+async def test_chat_streams_read_alike_through_event_data(
+    client: AsyncOrq, official: OfficialOrq, server: FakeOrqServer, name: str
+) -> None:
+    server.enqueue_chat(
+        FakeResponse.events_(CHAT_STREAMS[name]),
+        FakeResponse.events_(CHAT_STREAMS[name]),
+    )
+
+    their_stream = await official.router.chat.completions.create_async(
+        messages=HI, model=CHAT_MODEL, stream=True
+    )
+    assert isinstance(their_stream, EventStreamAsync)
+    async with their_stream as events:
+        theirs = [_delta_view(event.data.choices) async for event in events]
+    our_stream = await client.router.chat.completions.create(
+        messages=HI, model=CHAT_MODEL, stream=True
+    )
+    async with our_stream as events_:
+        ours = [_delta_view(event.data.choices) async for event in events_]
+
+    assert theirs == ours
+    assert len(ours) == len(CHAT_STREAMS[name]) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import os
 import signal
 import threading
 import time
@@ -13,11 +14,13 @@ from orq_async import (
     AuthenticationError,
     ClientClosedError,
     Completion,
+    IncompleteStreamError,
     Orq,
     Stream,
     StreamConsumedError,
+    SyncChatStream,
 )
-from orq_async.testing import FakeOrqServer
+from orq_async.testing import FakeOrqServer, FakeResponse
 
 from ..conftest import API_KEY
 
@@ -160,3 +163,132 @@ def test_sync_stream_after_close_raises_client_closed(
         next(stream)
     with pytest.raises(ClientClosedError):
         orq.router.completions.create(model="m", prompt="p")
+
+
+# -- chat completions ------------------------------------------------------------
+
+
+def _official_chat_example(stream: bool) -> None:
+    """The official SDK's documented chat example, verbatim but for ``stream``
+    and the import."""
+    with Orq(
+        api_key=os.getenv("ORQ_API_KEY", ""),
+    ) as orq:
+        res = orq.router.chat.completions.create(
+            messages=[],
+            model="Model 3",
+            fallbacks=[
+                {
+                    "model": "openai/gpt-4o-mini",
+                },
+            ],
+            retry={
+                "on_codes": [
+                    429,
+                    500,
+                    502,
+                    503,
+                    504,
+                ],
+            },
+            cache={
+                "ttl": 3600,
+                "type": "exact_match",
+            },
+            load_balancer={
+                "type": "weight_based",
+                "models": [
+                    {
+                        "model": "openai/gpt-4o",
+                        "weight": 0.7,
+                    },
+                ],
+            },
+            timeout={
+                "call_timeout": 30000,
+            },
+            stream=stream,
+        )
+
+        with res as event_stream:
+            for event in event_stream:
+                # handle event
+                print(event, flush=True)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_official_chat_docs_example_runs_unchanged(
+    threaded_server: FakeOrqServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stream: bool,
+) -> None:
+    monkeypatch.setenv("ORQ_API_KEY", API_KEY)
+    monkeypatch.setenv("ORQ_SERVER_URL", threaded_server.url)
+
+    _official_chat_example(stream)
+
+    printed = capsys.readouterr().out
+    body = threaded_server.last_request.json
+    assert threaded_server.last_request.path == "/v2/router/chat/completions"
+    assert body["messages"] == []
+    assert body["timeout"] == {"call_timeout": 30000}
+    assert body["stream"] is stream
+    if stream:
+        assert printed.count("ChatCompletionChunk(") == 16 + 2
+    else:
+        assert printed.count("ChatCompletion(") == 1
+        assert "This is a fake completion" in printed
+
+
+def test_chat_stream_text_and_final_completion(
+    threaded_server: FakeOrqServer,
+) -> None:
+    threaded_server.enqueue_chat(
+        FakeResponse.chat_stream(["Hel", "lo"]),
+        FakeResponse.chat_stream(
+            [], tool_calls=[{"name": "f", "arguments": '{"a": 1}'}]
+        ),
+    )
+    with Orq(api_key=API_KEY, server_url=threaded_server.url) as orq:
+        messages = [{"role": "user", "content": "Hi"}]
+        with orq.router.chat.completions.create(
+            messages=messages, model="m", stream=True
+        ) as stream:
+            assert isinstance(stream, SyncChatStream)
+            assert list(stream.iter_text()) == ["Hel", "lo"]
+            assert stream.partial_completion.choices[0].message.content == "Hello"
+        calls = (
+            orq.router.chat.completions.create(
+                messages=messages, model="m", stream=True
+            )
+            .final_completion()
+            .choices[0]
+            .message.tool_calls
+        )
+    assert calls is not None
+    assert calls[0].parse_arguments() == {"a": 1}
+
+
+def test_a_failing_sync_chat_stream_raises_and_releases(
+    threaded_server: FakeOrqServer,
+) -> None:
+    threaded_server.enqueue_chat(
+        FakeResponse.chat_stream(["a"], finish_reason=None, done=False),
+        FakeResponse.chat_stream(["a", "b"], finish_reason=None, done=False),
+    )
+    with Orq(api_key=API_KEY, server_url=threaded_server.url) as orq:
+        messages = [{"role": "user", "content": "Hi"}]
+        stream = orq.router.chat.completions.create(
+            messages=messages, model="m", stream=True
+        )
+        with pytest.raises(IncompleteStreamError) as info:
+            stream.final_completion()
+        assert info.value.partial_text == "a"
+        texts = orq.router.chat.completions.create(
+            messages=messages, model="m", stream=True
+        ).iter_text()
+        assert next(texts) == "a"
+        with pytest.raises(IncompleteStreamError):
+            list(texts)
+        assert orq.pool_stats().in_use == 0

@@ -28,13 +28,21 @@ from opentelemetry.trace import SpanKind, StatusCode
 from orq_async import (
     AsyncOrq,
     BadRequestError,
+    IncompleteStreamError,
     InvalidParameterTypeError,
     Orq,
     OrqError,
     StreamAPIError,
     Telemetry,
 )
-from orq_async.testing import FakeOrqServer, FakeResponse, completion_chunk, sse_frame
+from orq_async.testing import (
+    FakeOrqServer,
+    FakeResponse,
+    chat_chunk,
+    completion_chunk,
+    sse_frame,
+)
+from orq_async.types import UserMessage
 
 from ..conftest import API_KEY, FAST_RETRIES
 from ..internals import error_type, instrument
@@ -715,3 +723,132 @@ def test_error_type_is_the_qualified_class_name(
     error: BaseException, expected: str
 ) -> None:
     assert error_type(error) == expected
+
+
+# -- chat completions ------------------------------------------------------------
+
+CHAT_MESSAGES: list[dict[str, Any]] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": [{"type": "text", "text": PROMPT}]},
+]
+
+
+async def test_a_chat_span_is_named_for_the_chat_operation(
+    server: FakeOrqServer, orq: AsyncOrq, otel: Telemetered
+) -> None:
+    server.enqueue_chat(
+        FakeResponse.json(
+            {
+                "id": "chat-1",
+                "model": "openai/gpt-x-0613",
+                "choices": [
+                    {"index": 0, "message": {"content": "hi"}, "finish_reason": "stop"}
+                ],
+                "usage": USAGE,
+            }
+        )
+    )
+    await orq.router.chat.completions.create(
+        messages=CHAT_MESSAGES, model="openai/gpt-x", max_tokens=12, temperature=0.5
+    )
+
+    span = otel.span()
+    attributes = dict(span.attributes or {})
+    assert span.name == "chat openai/gpt-x"
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.request.max_tokens"] == 12
+    assert attributes["gen_ai.request.temperature"] == 0.5
+    assert attributes["gen_ai.response.id"] == "chat-1"
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert attributes["gen_ai.usage.input_tokens"] == 7
+    assert "gen_ai.input.messages" not in attributes
+    (duration,) = otel.points("gen_ai.client.operation.duration")
+    assert (duration.attributes or {})["gen_ai.operation.name"] == "chat"
+
+
+async def test_a_chat_stream_span_records_finish_reasons_and_usage(
+    server: FakeOrqServer, orq: AsyncOrq, otel: Telemetered
+) -> None:
+    server.enqueue_chat(
+        FakeResponse.events_(
+            [
+                sse_frame(chat_chunk("a", index=0, model="openai/gpt-x-0613")),
+                sse_frame(chat_chunk("b", index=1, finish_reason="length")),
+                sse_frame(chat_chunk(index=0, finish_reason="stop")),
+                sse_frame(chat_chunk(choices=[], usage=USAGE)),
+                sse_frame("[DONE]"),
+            ]
+        )
+    )
+    stream = await orq.router.chat.completions.create(
+        messages=CHAT_MESSAGES, model="openai/gpt-x", stream=True, n=2
+    )
+    await stream.final_completion()
+
+    span = otel.span()
+    attributes = span.attributes or {}
+    assert span.name == "chat openai/gpt-x"
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.response.model"] == "openai/gpt-x-0613"
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop", "length")
+    assert attributes["gen_ai.usage.output_tokens"] == 3
+    (first_chunk,) = otel.points("gen_ai.client.operation.time_to_first_chunk")
+    assert (first_chunk.attributes or {})["gen_ai.operation.name"] == "chat"
+
+
+async def test_chat_content_is_recorded_when_opted_in(
+    server: FakeOrqServer, otel: Telemetered
+) -> None:
+    server.enqueue_chat(
+        FakeResponse.chat_stream(["secret ", "answer"]),
+        FakeResponse.chat_completion("whole"),
+    )
+    async with AsyncOrq(
+        api_key=API_KEY,
+        server_url=server.url,
+        telemetry=otel.settings(capture_content=True),
+    ) as client:
+        stream = await client.router.chat.completions.create(
+            messages=CHAT_MESSAGES, model="m", stream=True
+        )
+        await stream.final_completion()
+        await client.router.chat.completions.create(
+            messages=[UserMessage(content=PROMPT)], model="m"
+        )
+
+    streamed, whole = otel.exporter.get_finished_spans()
+    attributes = streamed.attributes or {}
+    assert json.loads(str(attributes["gen_ai.input.messages"])) == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": PROMPT}]},
+    ]
+    assert json.loads(str(attributes["gen_ai.output.messages"])) == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "secret answer"}],
+            "finish_reason": "stop",
+        }
+    ]
+    attributes = whole.attributes or {}
+    assert json.loads(str(attributes["gen_ai.input.messages"])) == [
+        {"role": "user", "parts": [{"type": "text", "content": PROMPT}]}
+    ]
+    (output,) = json.loads(str(attributes["gen_ai.output.messages"]))
+    assert output["parts"] == [{"type": "text", "content": "whole"}]
+
+
+async def test_a_failed_chat_stream_ends_its_span_with_the_error(
+    server: FakeOrqServer, orq: AsyncOrq, otel: Telemetered
+) -> None:
+    server.enqueue_chat(
+        FakeResponse.chat_stream(["a", "b"], finish_reason=None, done=False)
+    )
+    stream = await orq.router.chat.completions.create(
+        messages=CHAT_MESSAGES, model="m", stream=True
+    )
+    with pytest.raises(IncompleteStreamError):
+        await stream.final_completion()
+
+    span = otel.span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert (span.attributes or {})["error.type"] == "orq_async.IncompleteStreamError"

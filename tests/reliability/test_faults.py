@@ -9,8 +9,8 @@ in tests/unit/test_sse*.py. Here:
 * 10,000 events in one read, linear in the event count;
 * oversized lines (16 and 64 MiB) with the peak-RSS bound;
 * a 4 MiB event in 1 KiB reads, end to end;
-* every mid-stream fault: its typed error, request id, no retry, the
-  connection released;
+* every mid-stream fault, for completions and chat streams: its typed error,
+  request id, no retry, the connection released;
 * on_chunk timing against the server's schedule;
 * hostile HTTP framing (huge headers, non-HTTP bytes, broken chunk sizes) and a
   gzip-encoded stream that must still arrive event by event.
@@ -22,7 +22,7 @@ import asyncio
 import gc
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -42,7 +42,7 @@ from orq_async import (
     StreamIdleTimeoutError,
     Timeouts,
 )
-from orq_async.testing import FakeOrqServer, FakeResponse, sse_frame
+from orq_async.testing import FakeOrqServer, FakeResponse, chat_chunk, sse_frame
 
 from ..conftest import API_KEY
 from ..helpers import (
@@ -51,7 +51,6 @@ from ..helpers import (
     linux_only,
     peak_rss,
     peak_rss_reset,
-    read_into,
     rss,
     texts_of,
 )
@@ -222,9 +221,9 @@ BAD_JSON = b"data: {not json\n\n"
 IN_BAND = sse_frame({"error": {"message": "upstream died", "type": "server_error"}})
 
 
-def _fault(kind: str) -> FakeResponse:
+def _fault(kind: str, endpoint: str = "completions") -> FakeResponse:
     head = {"x-request-id": RID}
-    first = frame("a")
+    first = frame("a") if endpoint == "completions" else sse_frame(chat_chunk("a"))
     if kind == "abort":
         return FakeResponse.events_(
             [first], headers=head, event_delay=0.02, then="abort"
@@ -263,14 +262,25 @@ EXPECTED: dict[str, type[OrqError]] = {
 }
 
 
+async def _texts(stream: AsyncIterable[Any], got: list[str]) -> None:
+    """Append each chunk's text (a completion's or a chat delta's) as it comes."""
+    async for chunk in stream:
+        choice = chunk.choices[0]
+        got.append(choice.delta.content if hasattr(choice, "delta") else choice.text)
+
+
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
 @pytest.mark.parametrize(
     "kind",
     list(EXPECTED),
 )
 async def test_mid_stream_fault_is_typed_carries_the_request_id_and_is_never_retried(
-    server: FakeOrqServer, kind: str
+    server: FakeOrqServer, kind: str, endpoint: str
 ) -> None:
-    server.enqueue(_fault(kind), FakeResponse.stream(["DUPLICATE"]))
+    if endpoint == "chat":
+        server.enqueue_chat(_fault(kind, endpoint), FakeResponse.chat_stream(["DUP"]))
+    else:
+        server.enqueue(_fault(kind), FakeResponse.stream(["DUPLICATE"]))
     retried: list[object] = []
 
     async def on_retry(event: object) -> None:
@@ -283,13 +293,19 @@ async def test_mid_stream_fault_is_typed_carries_the_request_id_and_is_never_ret
         max_event_size=64 * 1024,
         hooks=Hooks(on_retry=on_retry),
     ) as client:  # default retries: on
-        stream = await client.router.completions.create(
-            model=MODEL, prompt="Hi", stream=True
+        stream: AsyncIterable[Any] = (
+            await client.router.chat.completions.create(
+                messages=[{"role": "user", "content": "Hi"}], model=MODEL, stream=True
+            )
+            if endpoint == "chat"
+            else await client.router.completions.create(
+                model=MODEL, prompt="Hi", stream=True
+            )
         )
-        assert stream.request_id == RID
+        assert stream.request_id == RID  # type: ignore[attr-defined]
         got: list[str] = []
         with pytest.raises(OrqError) as info:
-            await read_into(stream, got)
+            await _texts(stream, got)
 
         error = info.value
         assert type(error) is EXPECTED[kind], repr(error)
@@ -297,6 +313,9 @@ async def test_mid_stream_fault_is_typed_carries_the_request_id_and_is_never_ret
         assert error.retryable is False
         if hasattr(error, "chunks_delivered"):
             assert error.chunks_delivered == 1
+        if endpoint == "chat" and isinstance(error, IncompleteStreamError):
+            assert error.partial_completion is not None
+            assert error.partial_completion.choices[0].message.content == "a"
         # The caller saw the first chunk once and nothing of a second attempt.
         assert got == ["a"]
         assert retried == []

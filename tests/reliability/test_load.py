@@ -6,11 +6,11 @@ the same code run on every change. Figures are printed (run with ``-s``):
 * load: N concurrent streams x M chunks, all complete; client peak RSS per
   stream. The full run puts the server in a subprocess so the figure is the
   client's alone.
-* soak: streams that end at random (seeded): normal end, ``break`` with the
-  reference dropped, task cancel, an exception in the consumer, a server abort,
-  an idle timeout. Afterwards the pool is empty, the sockets are back to the
-  baseline, no ResourceWarning or "Unclosed" log appeared, ``gc.garbage`` is
-  empty and RSS growth is bounded.
+* soak: completions and chat streams that end at random (seeded): normal end,
+  ``break`` with the reference dropped, task cancel, an exception in the
+  consumer, a server abort, an idle timeout. Afterwards the pool is empty, the
+  sockets are back to the baseline, no ResourceWarning or "Unclosed" log
+  appeared, ``gc.garbage`` is empty and RSS growth is bounded.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pytest
 
 from orq_async import (
     AsyncOrq,
+    EventStream,
     OrqError,
     PoolLimits,
     PoolTimeoutError,
@@ -256,29 +257,39 @@ class ConsumerError(Exception):
 
 
 def _respond(request: RecordedRequest) -> FakeResponse | None:
-    ending = request.json["prompt"]
+    chat = request.path.endswith("/chat/completions")
+    ending = request.json["messages"][0]["content"] if chat else request.json["prompt"]
     texts = [f"t{i}" for i in range(CHUNKS)]
+    # A chat stream: a role chunk, the texts, a finish chunk (CHUNKS + 2 in all).
+    make = FakeResponse.chat_stream if chat else FakeResponse.stream
     if ending == "abort":
-        return FakeResponse.stream(
+        return make(
             texts[:2], finish_reason=None, done=False, then="abort", event_delay=0.001
         )
     if ending == "idle":
-        return FakeResponse.stream(
-            texts[:1], finish_reason=None, done=False, then="hang"
-        )
-    return FakeResponse.stream(texts, event_delay=0.001)
+        return make(texts[:1], finish_reason=None, done=False, then="hang")
+    return make(texts, event_delay=0.001)
 
 
-async def _one_ending(client: AsyncOrq, ending: str) -> str:
+async def _one_ending(client: AsyncOrq, ending: str, chat: bool = False) -> str:
     # Only the stream that is meant to stall gets the short idle limit: on a loaded
     # machine the others may legitimately wait longer than that between chunks.
     timeouts = IDLE_ENDING_TIMEOUTS if ending == "idle" else None
-    stream = await client.router.completions.create(
-        model=MODEL, prompt=ending, stream=True, timeouts=timeouts
-    )
+    stream: EventStream[Any]
+    if chat:
+        stream = await client.router.chat.completions.create(
+            messages=[{"role": "user", "content": ending}],
+            model=MODEL,
+            stream=True,
+            timeouts=timeouts,
+        )
+    else:
+        stream = await client.router.completions.create(
+            model=MODEL, prompt=ending, stream=True, timeouts=timeouts
+        )
     if ending == "normal":
-        got = [c.choices[0].text async for c in stream]
-        assert len(got) == CHUNKS
+        got = [c async for c in stream]
+        assert len(got) == (CHUNKS + 2 if chat else CHUNKS)
     elif ending == "break":
         async for _ in stream:
             break
@@ -312,7 +323,7 @@ async def _one_ending(client: AsyncOrq, ending: str) -> str:
 
 async def _soak(total: int, concurrency: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed)
-    endings = [rng.choice(ENDINGS) for _ in range(total)]
+    endings = [(rng.choice(ENDINGS), rng.random() < 0.5) for _ in range(total)]
     raise_fd_limit(4 * concurrency + 512)
     gc.collect()
     sockets_before = open_sockets()
@@ -331,10 +342,10 @@ async def _soak(total: int, concurrency: int, seed: int) -> dict[str, float]:
         failures: list[BaseException] = []
         done: Counter[str] = Counter()
 
-        async def run(ending: str) -> None:
+        async def run(ending: tuple[str, bool]) -> None:
             async with gate:
                 try:
-                    done[await _one_ending(client, ending)] += 1
+                    done[await _one_ending(client, *ending)] += 1
                 except (OrqError, AssertionError) as exc:  # pragma: no cover
                     failures.append(exc)
 
