@@ -611,14 +611,18 @@ def merged_md(results: dict[str, Any]) -> str:
     merged = results.get("merged")
     if not merged:
         return ""
-    lines = ["\nSome rows come from later, partial runs merged into this page:\n"]
+    head = (
+        "\nSome rows come from later, partial runs merged into this page (compare "
+        "clients within one run: absolute numbers of different runs, possibly on "
+        "different machines, do not compare):\n"
+    )
+    lines = [head]
     for m in merged:
         load = ", ".join(f"{x:.2f}" for x in m["load_avg"]["start"])
         quick = " (`--quick`)" if m.get("quick") else ""
         lines.append(
-            f"- {m['date']}{quick}: {', '.join(m['parts'])} "
-            f"(load averages {load} at the start; orq-async "
-            f"{m['packages'].get('orq-async', '?')})"
+            f"- {m['date']}{quick}: {', '.join(m['parts'])}, on {m['cpu']} "
+            f"(load averages {load} at the start)"
         )
     return "\n".join(lines) + "\n"
 
@@ -809,6 +813,7 @@ def merge(
             "parts": parts,
             "load_avg": new["load_avg"],
             "quick": new["config"]["quick"],
+            "cpu": f"{new['machine']['cores']} cores of {new['machine']['cpu']}",
             "packages": new["machine"]["packages"],
         },
     ]
