@@ -13,10 +13,12 @@ Clients (:data:`CLIENTS`):
   floor: it skips everything a real client must do (errors, timeouts, retries, spec
   compliance);
 * ``openai``: ``openai.AsyncOpenAI`` pointed at ``<server>/v2/router``, legacy
-  completions, ``max_retries=0``, a pool as large as the concurrency;
+  completions (``client.completions.create``) and chat completions
+  (``client.chat.completions.create``), ``max_retries=0``, a pool as large as the
+  concurrency;
 * ``orq_sdk``: the official ``orq-ai-sdk`` (``Orq(...).router.completions
-  .create_async``) on an ``httpx.AsyncClient`` with a pool as large as the
-  concurrency.
+  .create_async`` and ``.router.chat.completions.create_async``) on an
+  ``httpx.AsyncClient`` with a pool as large as the concurrency.
 
 Scenarios (:data:`SCENARIOS`):
 
@@ -34,6 +36,17 @@ Scenarios (:data:`SCENARIOS`):
   Linux): p50/p90/p99/max of delivery minus write, over every chunk but each
   stream's first. The raw floor's numbers are the loop's and the kernel's own
   delay; the difference is what the client adds.
+* ``chat``: rounds of ``--concurrency`` concurrent chat streams
+  (``POST /v2/router/chat/completions``, ``stream_options.include_usage``) of
+  ``--tokens`` content deltas, plus the role, finish and usage-only chunks; each
+  client reads ``chunk.choices[0].delta.content`` of every chunk whose
+  ``choices`` is not empty and joins the text;
+* ``chat_tools``: the same with one tool call whose JSON arguments arrive over
+  ``--tool-pieces`` chunks (the request carries a ``tools`` definition); each
+  client joins ``delta.tool_calls[].function.arguments``.
+
+  Both chat scenarios count every chunk read (``--tokens`` + 3, or
+  ``--tool-pieces`` + 3), and check the joined text or arguments.
 
 CPU time is ``ru_utime + ru_stime`` of ``getrusage(RUSAGE_SELF)``, taken around
 the measured rounds only: imports, client construction and one warm-up round (which
@@ -61,6 +74,29 @@ FAST_MODEL = "openai/gpt-3.5-turbo-instruct"
 SLOW_MODEL = "openai/slow-gpt-3.5-turbo-instruct"
 PACED_MODEL = "openai/paced-gpt-3.5-turbo-instruct"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CHAT_MODEL = "openai/gpt-4o"
+# "tool" in the name makes the server stream a tool call: see server.py
+TOOL_MODEL = "openai/gpt-4o-tool"
+MESSAGES: list[dict[str, Any]] = [{"role": "user", "content": PROMPT}]
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search_flights",
+            "description": "Search flights between two airports.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "passengers": {"type": "integer"},
+                    "cabin": {"type": "string"},
+                    "legs": {"type": "array", "items": {"type": "object"}},
+                },
+                "required": ["passengers", "legs"],
+            },
+        },
+    }
+]
+INCLUDE_USAGE: dict[str, Any] = {"include_usage": True}
 
 
 def cpu_seconds() -> float:
@@ -125,8 +161,29 @@ class Client:
     async def close_slow(self, handle: Any) -> None:
         raise NotImplementedError
 
+    async def chat(self, deltas: int, model: str) -> tuple[int, int]:
+        """One whole chat stream (``stream_options.include_usage``) of ``deltas``
+        content deltas, or tool-argument pieces if ``model`` names a tool stream;
+        return the number of chunks read and the length of the joined text (or
+        arguments)."""
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         pass
+
+
+def arguments(calls: Any) -> list[str]:
+    """The argument pieces of a chunk's tool-call fragments (any library's)."""
+    return [
+        c.function.arguments
+        for c in calls
+        if c.function is not None and c.function.arguments
+    ]
+
+
+def chat_tools(model: str) -> list[dict[str, Any]] | None:
+    """The ``tools`` of a chat request: the tool stream's request defines one."""
+    return TOOLS if "tool" in model else None
 
 
 class OrqAsyncClient(Client):
@@ -182,6 +239,38 @@ class OrqAsyncClient(Client):
     async def close_slow(self, handle: Any) -> None:
         await handle.aclose()
 
+    async def chat(self, deltas: int, model: str) -> tuple[int, int]:
+        tools = chat_tools(model)
+        if tools is None:
+            stream = await self.orq.router.chat.completions.create(
+                model=model,
+                messages=MESSAGES,
+                max_completion_tokens=deltas,
+                stream=True,
+                stream_options=INCLUDE_USAGE,
+            )
+        else:
+            stream = await self.orq.router.chat.completions.create(
+                model=model,
+                messages=MESSAGES,
+                max_completion_tokens=deltas,
+                tools=tools,
+                stream=True,
+                stream_options=INCLUDE_USAGE,
+            )
+        n = 0
+        parts: list[str] = []
+        async with stream:
+            async for chunk in stream:
+                n += 1
+                if chunk.choices:
+                    delta = chunk.choices[0].delta
+                    if delta.content:
+                        parts.append(delta.content)
+                    if delta.tool_calls:
+                        parts += arguments(delta.tool_calls)
+        return n, len("".join(parts))
+
     async def aclose(self) -> None:
         await self.orq.aclose()
 
@@ -195,6 +284,7 @@ class RawClient(Client):
         import aiohttp
         import msgspec
 
+        from orq_async._chat_codec import CHAT_CHUNK_DECODER
         from orq_async._codec import CHUNK_DECODER, COMPLETION_DECODER
 
         self.session = aiohttp.ClientSession(
@@ -204,7 +294,9 @@ class RawClient(Client):
         self.encode = msgspec.json.Encoder().encode
         self.decode_chunk = CHUNK_DECODER.decode
         self.decode_completion = COMPLETION_DECODER.decode
+        self.decode_chat_chunk = CHAT_CHUNK_DECODER.decode
         self.endpoint = self.url + "/v2/router/completions"
+        self.chat_endpoint = self.url + "/v2/router/chat/completions"
         self.auth = f"Bearer {API_KEY}"
 
     def _headers(self, accept: str) -> dict[str, str]:
@@ -317,6 +409,54 @@ class RawClient(Client):
     async def close_slow(self, handle: Any) -> None:
         handle[0].close()
 
+    async def chat(self, deltas: int, model: str) -> tuple[int, int]:
+        request: dict[str, Any] = {
+            "messages": MESSAGES,
+            "model": model,
+            "max_completion_tokens": deltas,
+            "stream": True,
+            "stream_options": INCLUDE_USAGE,
+        }
+        tools = chat_tools(model)
+        if tools is not None:
+            request["tools"] = tools
+        decode = self.decode_chat_chunk
+        n = 0
+        parts: list[str] = []
+        async with self.session.post(
+            self.chat_endpoint,
+            data=self.encode(request),
+            headers=self._headers("text/event-stream"),
+        ) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}")
+            content = resp.content
+            buf = b""
+            done = False
+            while not done:
+                data = await content.readany()
+                if not data:
+                    break
+                buf += data
+                *blocks, buf = buf.split(b"\n\n")
+                for block in blocks:
+                    if block.startswith(b"data: "):
+                        payload = block[6:]
+                        if payload == b"[DONE]":
+                            done = True
+                            break
+                        chunk = decode(payload)
+                        n += 1
+                        if chunk.choices:
+                            delta = chunk.choices[0].delta
+                            if delta.content:
+                                parts.append(delta.content)
+                            if delta.tool_calls:
+                                parts += arguments(delta.tool_calls)
+            while await content.readany():
+                pass
+        return n, len("".join(parts))
+
     async def aclose(self) -> None:
         await self.session.close()
 
@@ -379,6 +519,38 @@ class OpenAIClient(Client):
     async def close_slow(self, handle: Any) -> None:
         await handle.close()
 
+    async def chat(self, deltas: int, model: str) -> tuple[int, int]:
+        tools = chat_tools(model)
+        if tools is None:
+            stream = await self.client.chat.completions.create(
+                model=model,
+                messages=MESSAGES,  # type: ignore[arg-type]
+                max_completion_tokens=deltas,
+                stream=True,
+                stream_options=INCLUDE_USAGE,  # type: ignore[arg-type]
+            )
+        else:
+            stream = await self.client.chat.completions.create(
+                model=model,
+                messages=MESSAGES,  # type: ignore[arg-type]
+                max_completion_tokens=deltas,
+                tools=tools,  # type: ignore[arg-type]
+                stream=True,
+                stream_options=INCLUDE_USAGE,  # type: ignore[arg-type]
+            )
+        n = 0
+        parts: list[str] = []
+        async with stream:
+            async for chunk in stream:
+                n += 1
+                if chunk.choices:
+                    delta = chunk.choices[0].delta
+                    if delta.content:
+                        parts.append(delta.content)
+                    if delta.tool_calls:
+                        parts += arguments(delta.tool_calls)
+        return n, len("".join(parts))
+
     async def aclose(self) -> None:
         await self.client.close()
 
@@ -438,6 +610,39 @@ class OrqSDKClient(Client):
 
     async def close_slow(self, handle: Any) -> None:
         await handle.close()
+
+    async def chat(self, deltas: int, model: str) -> tuple[int, int]:
+        tools = chat_tools(model)
+        if tools is None:
+            res = await self.sdk.router.chat.completions.create_async(
+                messages=MESSAGES,  # type: ignore[arg-type]
+                model=model,
+                max_completion_tokens=deltas,
+                stream=True,
+                stream_options=INCLUDE_USAGE,  # type: ignore[arg-type]
+            )
+        else:
+            res = await self.sdk.router.chat.completions.create_async(
+                messages=MESSAGES,  # type: ignore[arg-type]
+                model=model,
+                max_completion_tokens=deltas,
+                tools=tools,  # type: ignore[arg-type]
+                stream=True,
+                stream_options=INCLUDE_USAGE,  # type: ignore[arg-type]
+            )
+        n = 0
+        parts: list[str] = []
+        async with res:  # type: ignore[union-attr]
+            async for event in res:  # type: ignore[union-attr]
+                n += 1
+                chunk = event.data
+                if chunk.choices:
+                    delta = chunk.choices[0].delta
+                    if delta.content:
+                        parts.append(delta.content)
+                    if delta.tool_calls:
+                        parts += arguments(delta.tool_calls)
+        return n, len("".join(parts))
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -591,12 +796,53 @@ async def scenario_latency(client: Client, args: argparse.Namespace) -> dict[str
     }
 
 
+async def scenario_chat(
+    client: Client, args: argparse.Namespace, model: str = CHAT_MODEL
+) -> dict[str, Any]:
+    """Rounds of ``--concurrency`` concurrent chat streams; CPU per chunk read."""
+    from server import WORDS, tool_arguments
+
+    conc = args.concurrency
+    deltas = args.tool_pieces if "tool" in model else args.tokens
+    if "tool" in model:
+        want_length = len("".join(tool_arguments(deltas)))
+    else:
+        want_length = len("".join(WORDS[i % len(WORDS)] for i in range(deltas)))
+    want = (deltas + 3, want_length)  # + the role, finish and usage-only chunks
+
+    async def one_round() -> int:
+        got = await asyncio.gather(*(client.chat(deltas, model) for _ in range(conc)))
+        if any(g != want for g in got):
+            raise RuntimeError(f"expected (chunks, length) {want} per stream: {got}")
+        return sum(g[0] for g in got)
+
+    r = await _rounds(one_round, min_cpu=args.min_cpu, min_rounds=args.min_rounds)
+    requests = r["rounds"] * conc
+    return {
+        **r,
+        "chunks": r["items"],
+        "chunks_per_stream": want[0],
+        "requests": requests,
+        "us_per_chunk": r["cpu_s"] / r["items"] * 1e6,
+        "us_per_request": r["cpu_s"] / requests * 1e6,
+        "chunks_per_s_wall": r["items"] / r["wall_s"],
+    }
+
+
+async def scenario_chat_tools(
+    client: Client, args: argparse.Namespace
+) -> dict[str, Any]:
+    return await scenario_chat(client, args, TOOL_MODEL)
+
+
 SCENARIOS = {
     "stream": scenario_stream,
     "paced": scenario_paced,
     "json": scenario_json,
     "memory": scenario_memory,
     "latency": scenario_latency,
+    "chat": scenario_chat,
+    "chat_tools": scenario_chat_tools,
 }
 
 
@@ -624,6 +870,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument(
         "--interval-ms", type=int, default=20, help="latency: ms between chunks"
+    )
+    parser.add_argument(
+        "--tool-pieces",
+        type=int,
+        default=50,
+        help="chat_tools: chunks carrying the tool call's arguments",
     )
     args = parser.parse_args(argv)
     raise_fd_limit()

@@ -1,13 +1,16 @@
 """The client's own Python cost per stream, with the network taken out.
 
 ``python benchmarks/overhead.py [--client orq_async|raw]
-[--scenario stream|paced|json] [--loop asyncio|uvloop] [--tokens N]
-[--streams N]``
+[--scenario stream|paced|json|chat|chat_tools] [--loop asyncio|uvloop]
+[--tokens N] [--streams N]``
 
 aiohttp's ``ClientSession.post`` is replaced by one that returns at once with a
 response whose body is fed to its ``StreamReader`` without a socket: the
 benchmark server's bytes (``stream`` and ``paced``: ``--tokens`` chunks of ~250
-bytes, then ``[DONE]``; ``json``: the completion of ``--tokens`` tokens). What
+bytes, then ``[DONE]``; ``json``: the completion of ``--tokens`` tokens; ``chat``:
+a chat stream of ``--tokens`` content deltas, ``chat_tools``: one of a tool call
+whose arguments arrive over ``--tokens`` chunks, each with its role, finish and
+usage-only chunks, as :mod:`server` sends them). What
 is left is the work of the client in Python and C: building and validating the
 request, parsing, decoding and accounting for the chunks, releasing the
 response, and (``paced``) waiting on the event loop. The clients are those of
@@ -17,6 +20,7 @@ How the body is handed over:
 
 * ``stream``: the whole body is in the reader before the first read (many
   events per read: the client's own cost per chunk);
+* ``chat`` and ``chat_tools``: as ``stream``, whole body at once;
 * ``paced``: one SSE event per read, as from a real model. Each time the client
   waits for data, the next event is fed one event-loop turn later (a
   ``call_soon`` callback, as a socket's ``data_received`` would run), and the
@@ -58,15 +62,34 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clients import CLIENTS
-from server import Responses, chunk_payload, sse_frame
+from clients import CHAT_MODEL, CLIENTS, TOOL_MODEL
+from server import Responses, chat_payloads, chunk_payload, sse_frame
 
 URL = "http://127.0.0.1:9"  # never connected to
-SCENARIOS = ("stream", "paced", "json")
+SCENARIOS = ("stream", "paced", "json", "chat", "chat_tools")
+#: Chat scenario -> the model that selects its stream.
+CHAT = {"chat": CHAT_MODEL, "chat_tools": TOOL_MODEL}
 LOOPS = ("asyncio", "uvloop")
 #: The two ``--streams`` counts of an instruction count (their difference is
 #: measured), per scenario.
-ICOUNT_STREAMS = {"stream": (40, 140), "paced": (40, 140), "json": (200, 700)}
+ICOUNT_STREAMS = {
+    "stream": (40, 140),
+    "paced": (40, 140),
+    "json": (200, 700),
+    "chat": (40, 140),
+    "chat_tools": (60, 200),
+}
+
+
+def default_tokens(scenario: str) -> int:
+    """The benchmark's size: 100 deltas, or 50 tool-argument chunks."""
+    return 50 if scenario == "chat_tools" else 100
+
+
+def chunks_per_stream(scenario: str, tokens: int) -> int:
+    """Chunks read per stream: a chat stream adds its role, finish and usage
+    chunks to the ``tokens`` deltas."""
+    return tokens + 3 if scenario in CHAT else tokens
 
 
 class _PacedReader(aiohttp.StreamReader):
@@ -171,6 +194,11 @@ async def run(name: str, scenario: str, tokens: int, count: int, quiet: bool) ->
     if scenario == "json":
         body = Responses().json(tokens).partition(b"\r\n\r\n")[2]
         post = fake_post([body], "application/json")
+    elif scenario in CHAT:
+        tool = scenario == "chat_tools"
+        events = [sse_frame(p) for p in chat_payloads(tokens, tool, usage=True)]
+        events.append(sse_frame(b"[DONE]"))
+        post = fake_post(events, "text/event-stream")
     else:
         events = [sse_frame(chunk_payload(i, tokens)) for i in range(tokens)]
         events.append(sse_frame(b"[DONE]"))
@@ -179,10 +207,24 @@ async def run(name: str, scenario: str, tokens: int, count: int, quiet: bool) ->
     # The benchmark's own clients, unchanged: only the network is gone.
     client = CLIENTS[name](URL, 64)
     await client.start()
-    one = client.complete if scenario == "json" else client.stream
+    one: Callable[[int], Coroutine[Any, Any, object]]
+    if scenario == "json":
+        one = client.complete
+        want: object = None
+    elif scenario in CHAT:
+        model = CHAT[scenario]
+
+        async def one(n: int) -> object:
+            chunks, _length = await client.chat(n, model)
+            return chunks
+
+        want = chunks_per_stream(scenario, tokens)
+    else:
+        one = client.stream
+        want = tokens
     got = await one(tokens)
-    if scenario != "json" and got != tokens:
-        raise RuntimeError(f"{name} read {got} chunks of {tokens}")
+    if want is not None and got != want:
+        raise RuntimeError(f"{name} read {got} chunks, expected {want}")
     for _ in range(49):  # warm-up
         await one(tokens)
     started = time.perf_counter()
@@ -191,6 +233,8 @@ async def run(name: str, scenario: str, tokens: int, count: int, quiet: bool) ->
     elapsed = time.perf_counter() - started
     if not quiet:
         what = "completion" if scenario == "json" else f"{scenario} stream"
+        if scenario in CHAT:
+            what += f" ({chunks_per_stream(scenario, tokens)} chunks)"
         print(
             f"{name}: {elapsed / count * 1e6:.2f} µs per {what} of {tokens} "
             f"token(s), {count} of them"
@@ -234,7 +278,8 @@ def count_one(client: str, scenario: str, loop: str, tokens: int) -> dict[str, A
     a = instructions(client, scenario, loop, tokens, low)
     b = instructions(client, scenario, loop, tokens, high)
     per_request = (b - a) / (high - low)
-    per_chunk = per_request / tokens if scenario != "json" else None
+    chunks = chunks_per_stream(scenario, tokens)
+    per_chunk = per_request / chunks if scenario != "json" else None
     return {
         "client": client,
         "scenario": scenario,
@@ -246,7 +291,7 @@ def count_one(client: str, scenario: str, loop: str, tokens: int) -> dict[str, A
 
 
 def count_all(
-    scenarios: list[str], loops: list[str], tokens: int, jobs: int = 1
+    scenarios: list[str], loops: list[str], tokens: int | None, jobs: int = 1
 ) -> list[dict[str, Any]]:
     """:func:`count_one` for raw and orq_async over every scenario and loop."""
     from concurrent.futures import ThreadPoolExecutor
@@ -258,7 +303,9 @@ def count_all(
         for client in ("raw", "orq_async")
     ]
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(lambda s: count_one(*s, tokens), settings))
+        return list(
+            pool.map(lambda s: count_one(*s, tokens or default_tokens(s[1])), settings)
+        )
 
 
 def icount_table(rows: list[dict[str, Any]]) -> str:
@@ -290,7 +337,12 @@ def main() -> None:
     parser.add_argument("--client", choices=("orq_async", "raw"), default="orq_async")
     parser.add_argument("--scenario", choices=SCENARIOS, default="stream")
     parser.add_argument("--loop", choices=LOOPS, default="asyncio")
-    parser.add_argument("--tokens", type=int, default=100)
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        default=None,
+        help="chunks per stream (deltas for chat); default 100, 50 for chat_tools",
+    )
     parser.add_argument(
         "--streams", type=int, default=2000, help="requests to time (any scenario)"
     )
@@ -313,7 +365,8 @@ def main() -> None:
         )
         print(icount_table(rows))
         return
-    coro = run(args.client, args.scenario, args.tokens, args.streams, args.quiet)
+    tokens = args.tokens or default_tokens(args.scenario)
+    coro = run(args.client, args.scenario, tokens, args.streams, args.quiet)
     if args.loop == "uvloop":
         import uvloop
 

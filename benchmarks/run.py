@@ -8,7 +8,7 @@
    ``orq_async`` run over the ``raw`` run just before it), on which the "raw
    floor" targets are judged: on a shared machine the speed drifts by up to
    ±20 % over minutes, which a pair run back to back mostly cancels.
-3. Runs :mod:`bench_parser` (in process).
+3. Runs :mod:`bench_parser` and :mod:`bench_chat_accumulator` (in process).
 4. Prints a table with ratios against the raw aiohttp + msgspec floor and the
    performance targets, and writes ``benchmarks/results.json``,
    ``benchmarks/results.png`` (matplotlib) and ``benchmarks/RESULTS.md`` (the
@@ -16,6 +16,18 @@
 
 Also runs the ``latency`` scenario of :mod:`clients` (paced streams stamped by
 the server: delivery delay percentiles) at 64 and 1000 streams on both loops.
+
+The chat scenarios (``chat``, ``chat_tools``) run every client against
+``/v2/router/chat/completions``; ``orq_async`` takes part once its installed
+version has ``client.router.chat.completions`` (otherwise only its peers run, and
+the chat targets are not judged).
+
+``--merge`` runs only the scenarios named by ``--scenarios`` (and the parser
+and chat accumulation benchmarks, unless ``--no-parser`` / ``--no-accumulation``)
+and writes their rows into the existing ``results.json`` / ``RESULTS.md``, keeping
+every other row of the earlier run (the page says which rows came from which
+date): for example
+``run.py --merge --scenarios chat,chat_tools --no-latency --no-parser``.
 
 Needs the ``bench`` extra: ``pip install -e ".[bench]"``. About 4-5 minutes on a
 2-core machine (``--quick``: about a minute, numbers noisier).
@@ -59,7 +71,15 @@ METRICS = {
         "µs CPU/chunk",
         "Paced streaming, 1 chunk/2 ms, uvloop",
     ),
+    "chat": ("us_per_chunk", "µs CPU/chunk", "Chat streaming, 64 × 100 deltas"),
+    "chat_tools": (
+        "us_per_chunk",
+        "µs CPU/chunk",
+        "Chat tool call, 64 × 50 argument chunks",
+    ),
 }
+#: Scenarios in which each client reads ``chat.completion.chunk``s.
+CHAT_SCENARIOS = ("chat", "chat_tools")
 #: Latency settings: (concurrent streams, ms between chunks, chunks per stream).
 LATENCY = ((64, 20, 50), (1000, 50, 20))
 COMMAND = (
@@ -111,15 +131,27 @@ class Server:
 def run_client(
     client: str, scenario: str, url: str, extra: list[str]
 ) -> dict[str, Any]:
-    scenario, _, loop = scenario.partition("_")
+    loop = "asyncio"
+    for name in ("asyncio", "uvloop"):
+        if scenario.endswith("_" + name):
+            scenario, loop = scenario[: -len(name) - 1], name
     cmd = [sys.executable, str(HERE / "clients.py"), client, scenario, "--url", url]
-    cmd += ["--loop", loop or "asyncio"]
+    cmd += ["--loop", loop]
     out = subprocess.run(
         cmd + extra, capture_output=True, text=True, timeout=600, check=False
     )
     if out.returncode != 0:
         raise RuntimeError(f"{client} {scenario} failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def orq_async_has_chat() -> bool:
+    """Whether the installed ``orq_async`` offers ``router.chat.completions``."""
+    import orq_async
+
+    client = orq_async.AsyncOrq(api_key="bench-key")
+    chat = getattr(client.router, "chat", None)
+    return hasattr(getattr(chat, "completions", None), "create")
 
 
 def _version(name: str) -> str:
@@ -244,7 +276,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         """orq_async within 1.25x the raw floor, judged on the median of the
         run-by-run ratios (each pair ran back to back, so the machine's drift
         cancels); the ratio of the two medians is kept alongside."""
-        per = med[scenario]
+        per = med.get(scenario, {})
+        if "orq_async" not in per or scenario not in results["paired"]:
+            return  # not measured (e.g. orq_async without chat)
         paired = results["paired"][scenario]["median"]
         add(name, paired, "<=", 1.25, per["orq_async"] / per["raw"])
 
@@ -271,6 +305,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         "<=",
         1.5,
     )
+    add_floor("chat: orq_async / raw floor CPU per chunk", "chat")
+    add_floor("chat tool call: orq_async / raw floor CPU per chunk", "chat_tools")
+    accumulation = results.get("chat_accumulator")
+    if accumulation:
+        for name, r in accumulation["streams"].items():
+            add(
+                f"chat accumulation ({name} stream): µs per chunk of add()",
+                r["us_per_chunk"]["add"],
+                "<=",
+                accumulation["target_us"],
+            )
     return out
 
 
@@ -308,6 +353,25 @@ def table_md(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def accumulator_md(results: dict[str, Any]) -> str:
+    """The chat accumulation table (µs per chunk), or nothing if not run."""
+    accumulation = results.get("chat_accumulator")
+    if not accumulation:
+        return ""
+    head = (
+        "| stream | chunks | `add()` | `add()` + `result()` | "
+        "openai `handle_chunk` + `get_final_completion()` |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|"]
+    for name, r in accumulation["streams"].items():
+        us = r["us_per_chunk"]
+        lines.append(
+            f"| {name.replace('_', ' ')} | {r['chunks']} | {us['add']:.3f} µs | "
+            f"{us['add+result']:.3f} µs | {us['openai handle_chunk']:.1f} µs |"
+        )
+    return "\n".join(lines)
+
+
 def print_report(results: dict[str, Any]) -> None:
     print()
     for scenario, (_key, unit, title) in METRICS.items():
@@ -316,12 +380,13 @@ def print_report(results: dict[str, Any]) -> None:
             continue
         floor = per["raw"]["median"]
         print(f"{title}  [{unit}, median; ratio to the raw floor]")
-        paired = results["paired"][scenario]
-        print(
-            "  orq_async / raw run by run: median "
-            f"{paired['median']:.2f} of "
-            + ", ".join(f"{x:.2f}" for x in sorted(paired["values"]))
-        )
+        paired = results["paired"].get(scenario)
+        if paired:
+            print(
+                "  orq_async / raw run by run: median "
+                f"{paired['median']:.2f} of "
+                + ", ".join(f"{x:.2f}" for x in sorted(paired["values"]))
+            )
         for client in [c for c in CLIENT_ORDER if c in per]:
             v = per[client]["median"]
             runs = ", ".join(f"{x:.2f}" for x in per[client]["values"])
@@ -341,6 +406,12 @@ def print_report(results: dict[str, Any]) -> None:
     )
     for name, us in p.items():
         print(f"  {name:30s} {us:10.3f}  {us / floor:7.2f}x naive split+msgspec")
+    accumulation = results.get("chat_accumulator")
+    if accumulation:
+        for name, r in accumulation["streams"].items():
+            print(f"Chat accumulation alone, {name} stream  [µs CPU/chunk]")
+            for contender, us in r["us_per_chunk"].items():
+                print(f"  {contender:30s} {us:10.3f}")
     print("\nPerformance targets:")
     for t in results["targets"]:
         mark = "MET   " if t["met"] else "MISSED"
@@ -474,7 +545,7 @@ or two-humped spread means the machine's speed moved between runs):
 {spreads_md(results)}
 
 {table_md(results)}
-
+{chat_md(results)}
 Latency the client adds, paced streams: the server stamps each chunk with its
 write time (`time.monotonic_ns()`, `CLOCK_MONOTONIC`), the client takes delivery by
 `async for` minus that stamp, every chunk but each stream's first (the raw floor's
@@ -496,7 +567,69 @@ to it.
 Taken on {results["date"]} on {m["cores"]} cores of {m["cpu"]}, {m["os"]},
 {m["implementation"]} {m["python"]}; the client processes use the default asyncio
 event loop unless the scenario says uvloop, the server uvloop. Packages: {versions}.
-{load_md(results)}"""
+{load_md(results)}{note_md(results)}{merged_md(results)}"""
+
+
+def chat_md(results: dict[str, Any]) -> str:
+    """What the chat rows measure, and the chat accumulation table."""
+    if not set(CHAT_SCENARIOS) & set(results["clients"]):
+        return ""
+    cfg = results["config"]
+    text = f"""
+The chat rows stream `POST /v2/router/chat/completions` with
+`stream_options.include_usage`: **chat streaming**, {cfg["concurrency"]}
+concurrent streams of a role chunk, {cfg["tokens"]} `delta.content` chunks, a
+finish chunk and a usage-only chunk (`choices: []`); **chat tool call**, the same
+around one tool call whose JSON arguments arrive over
+{cfg.get("tool_pieces", 50)} chunks (the request carries a `tools` definition).
+Every client reads `chunk.choices[0].delta.content` (and the tool-call argument
+pieces) of each chunk whose `choices` is not empty and joins them; CPU per chunk
+counts every chunk read, usage-only included. `orq_async` calls
+`client.router.chat.completions.create(..., stream=True)`, openai
+`client.chat.completions.create(stream=True)` and the official SDK
+`orq.router.chat.completions.create_async(stream=True)`."""
+    if "orq_async" not in results["clients"].get("chat", {}):
+        text += (
+            "\n\n`orq_async` has no chat rows yet: the version measured had no "
+            "`router.chat.completions`."
+        )
+    accumulation = accumulator_md(results)
+    if accumulation:
+        text += f"""
+
+Chat accumulation alone (`benchmarks/bench_chat_accumulator.py`, in process, the
+chunks decoded beforehand): CPU per chunk of `ChatCompletionAccumulator.add()`
+(what `final_completion()` adds per chunk), with `result()` once per stream spread
+over its chunks, and `openai`'s `ChatCompletionStreamState` (behind
+`AsyncOpenAI`'s `chat.completions.stream()`) on the same chunks:
+
+{accumulation}"""
+    return text + "\n"
+
+
+def merged_md(results: dict[str, Any]) -> str:
+    merged = results.get("merged")
+    if not merged:
+        return ""
+    head = (
+        "\nSome rows come from later, partial runs merged into this page (compare "
+        "clients within one run: absolute numbers of different runs, possibly on "
+        "different machines, do not compare):\n"
+    )
+    lines = [head]
+    for m in merged:
+        load = ", ".join(f"{x:.2f}" for x in m["load_avg"]["start"])
+        quick = " (`--quick`)" if m.get("quick") else ""
+        lines.append(
+            f"- {m['date']}{quick}: {', '.join(m['parts'])}, on {m['cpu']} "
+            f"(load averages {load} at the start)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def note_md(results: dict[str, Any]) -> str:
+    note = results.get("note")
+    return f"\n{note}\n" if note else ""
 
 
 def load_md(results: dict[str, Any]) -> str:
@@ -520,17 +653,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter, noisier run")
     parser.add_argument(
         "--scenarios",
-        default="stream,json,memory,paced,paced_uvloop",
-        help="comma-separated subset of stream,json,memory,paced,paced_uvloop",
+        default=",".join(METRICS),
+        help=f"comma-separated subset of {','.join(METRICS)}",
     )
     parser.add_argument("--no-parser", action="store_true")
+    parser.add_argument(
+        "--no-accumulation",
+        action="store_true",
+        help="skip the chat accumulation benchmark",
+    )
     parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="write this run's rows into the existing results, keeping the others",
+    )
     args = parser.parse_args()
 
     quick = args.quick
     cfg = {
         "concurrency": 64,
         "tokens": 100,
+        "tool_pieces": 50,
         "streams": 300 if quick else 1000,
         "min_cpu": 0.3 if quick else 1.0,
         "repeats": 1 if quick else 7,
@@ -539,10 +683,17 @@ def main() -> None:
     common = [
         "--concurrency", str(cfg["concurrency"]),
         "--tokens", str(cfg["tokens"]),
+        "--tool-pieces", str(cfg["tool_pieces"]),
         "--streams", str(cfg["streams"]),
         "--min-cpu", str(cfg["min_cpu"]),
     ]  # fmt: skip
     scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = sorted(set(scenarios) - set(METRICS))
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    with_chat = orq_async_has_chat()
+    if not with_chat and set(scenarios) & set(CHAT_SCENARIOS):
+        print("orq_async has no router.chat.completions: chat runs its peers only")
     started = time.perf_counter()
     load_at_start = os.getloadavg()
     results: dict[str, Any] = {
@@ -561,7 +712,10 @@ def main() -> None:
             runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CLIENT_ORDER}
             # The tight pair is repeated and interleaved; the far slower peers run
             # once (their ratios are tens to hundreds, far from any noise).
-            plan = [c for _ in range(cfg["repeats"]) for c in ("raw", "orq_async")]
+            pair = ("raw", "orq_async")
+            if scenario in CHAT_SCENARIOS and not with_chat:
+                pair = ("raw",)
+            plan = [c for _ in range(cfg["repeats"]) for c in pair]
             if not scenario.endswith("_uvloop"):
                 plan += ["openai", "orq_sdk"]
             for client in plan:
@@ -571,17 +725,19 @@ def main() -> None:
                 r = run_client(client, scenario, server.url, extra)
                 runs[client].append(r)
                 unit = METRICS[scenario][1]
-                print(f"  {scenario:7s} {client:10s} {r[key]:10.2f} {unit}")
-            # Each orq_async run over the raw run just before it: the machine's
-            # drift over minutes (±20 % seen on shared VMs) mostly cancels out.
-            paired = [
-                o[key] / r[key]
-                for r, o in zip(runs["raw"], runs["orq_async"], strict=True)
-            ]
-            results["paired"][scenario] = {
-                "median": statistics.median(paired),
-                "values": paired,
-            }
+                print(f"  {scenario:10s} {client:10s} {r[key]:10.2f} {unit}")
+            if runs["orq_async"]:
+                # Each orq_async run over the raw run just before it: the
+                # machine's drift over minutes (±20 % seen on shared VMs) mostly
+                # cancels out.
+                paired = [
+                    o[key] / r[key]
+                    for r, o in zip(runs["raw"], runs["orq_async"], strict=True)
+                ]
+                results["paired"][scenario] = {
+                    "median": statistics.median(paired),
+                    "values": paired,
+                }
             results["clients"][scenario] = {
                 c: {
                     "median": statistics.median(r[key] for r in rs),
@@ -606,8 +762,16 @@ def main() -> None:
         import bench_parser
 
         results["parser"] = bench_parser.run(quick)
+    if not args.no_accumulation:
+        print("  chat accumulation  (in process)")
+        sys.path.insert(0, str(HERE))
+        import bench_chat_accumulator
+
+        results["chat_accumulator"] = bench_chat_accumulator.run(quick)
     results["elapsed_s"] = time.perf_counter() - started
     results["load_avg"] = {"start": load_at_start, "end": os.getloadavg()}
+    if args.merge:
+        results = merge(json.loads(RESULTS_JSON.read_text()), results, scenarios)
     complete = set(METRICS) <= set(results["clients"]) and "parser" in results
     if complete:
         results["targets"] = targets(results)
@@ -620,6 +784,40 @@ def main() -> None:
         print(json.dumps(results["clients"], indent=1, default=str)[:5000])
         print("(partial run: results.json, the chart and RESULTS.md left unchanged)")
     print(f"total {results['elapsed_s']:.0f} s")
+
+
+def merge(
+    earlier: dict[str, Any], new: dict[str, Any], scenarios: list[str]
+) -> dict[str, Any]:
+    """``earlier`` with the scenarios (and in-process benchmarks) of ``new``
+    replacing or adding theirs; ``merged`` records which rows came from when."""
+    out = dict(earlier)
+    out["clients"] = {**earlier["clients"]}
+    out["paired"] = {**earlier["paired"]}
+    parts = list(scenarios)
+    for scenario in scenarios:
+        out["clients"][scenario] = new["clients"][scenario]
+        if scenario in new["paired"]:
+            out["paired"][scenario] = new["paired"][scenario]
+        else:
+            out["paired"].pop(scenario, None)
+    for name in ("latency", "parser", "chat_accumulator"):
+        if name in new:
+            out[name] = new[name]
+            parts.append(name)
+    out["config"] = {**new["config"], **earlier["config"]}
+    out["merged"] = [
+        *earlier.get("merged", []),
+        {
+            "date": new["date"],
+            "parts": parts,
+            "load_avg": new["load_avg"],
+            "quick": new["config"]["quick"],
+            "cpu": f"{new['machine']['cores']} cores of {new['machine']['cpu']}",
+            "packages": new["machine"]["packages"],
+        },
+    ]
+    return out
 
 
 if __name__ == "__main__":

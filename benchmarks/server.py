@@ -1,4 +1,5 @@
-"""The benchmark server: a fake ``POST /v2/router/completions`` in its own process.
+"""The benchmark server: a fake Orq router (legacy and chat completions) in its own
+process.
 
 ``python benchmarks/server.py [--port 0] [--slow-interval 1.0]`` prints
 ``READY <port>`` on stdout once it listens. It is a bare ``asyncio.Protocol`` on
@@ -29,6 +30,21 @@ What it serves:
   client can tell how long an event took from the server's write to its
   ``async for`` (the latency scenario).
 
+``POST /v2/router/chat/completions`` (``stream: true`` only) answers with
+``chat.completion.chunk`` events, one per HTTP chunk, the whole body at once:
+
+* by default, a *content* stream: a role chunk (``delta: {"role": "assistant",
+  "content": ""}``), then ``max_completion_tokens`` chunks of one
+  ``delta.content`` word each, then a finish chunk (``delta: {}``,
+  ``finish_reason: "stop"``);
+* a model whose name contains ``tool`` -> a *tool-call* stream: a first chunk with
+  the role and the call's ``id``, ``type`` and ``function.name`` (``arguments``
+  empty), then ``max_completion_tokens`` chunks each carrying one piece of the
+  call's JSON arguments (:func:`tool_arguments`), then a finish chunk
+  (``finish_reason: "tool_calls"``);
+* with ``stream_options.include_usage``, every chunk carries ``"usage": null``
+  and one more, usage-only chunk follows the finish chunk (``choices: []``).
+
 Keep-alive is supported (one request at a time per connection). No pipelining, no
 request ``Transfer-Encoding: chunked`` (none of the benchmarked clients sends it).
 """
@@ -56,12 +72,24 @@ WORDS: Final = (
 )  # fmt: skip
 
 
+CHAT_ID: Final = "chatcmpl-01JKQ9ZP3F6V8W2X4Y7B9C1D3E"
+CHAT_MODEL: Final = "gpt-4o-2024-08-06"
+TOOL_CALL_ID: Final = "call_01JKQ9ZP3F6V8W2X"
+TOOL_NAME: Final = "search_flights"
+
+
+class _StreamOptions(msgspec.Struct):
+    include_usage: bool | None = None
+
+
 class _Body(msgspec.Struct):
     """The request fields the server looks at; the rest is ignored."""
 
     model: str = ""
     max_tokens: int | float | None = 16
+    max_completion_tokens: int | float | None = None
     stream: bool | None = False
+    stream_options: _StreamOptions | None = None
 
 
 _BODY_DECODER = msgspec.json.Decoder(_Body)
@@ -93,6 +121,74 @@ def chunk_payload(i: int, n: int) -> bytes:
     return msgspec.json.encode(chunk)
 
 
+def tool_arguments(pieces: int) -> list[str]:
+    """The JSON arguments of the benchmark's tool call, cut into ``pieces``
+    pieces of about 9 characters (cuts fall anywhere, even inside a string)."""
+    legs = [
+        {"from": "AMS", "to": "JFK", "date": f"2025-03-{1 + i % 28:02d}"}
+        for i in range(max(1, pieces // 6))
+    ]
+    text = msgspec.json.encode({"passengers": 2, "cabin": "economy", "legs": legs})
+    whole = text.decode()
+    cuts = [i * len(whole) // pieces for i in range(pieces + 1)]
+    return [whole[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+def _chat_chunk(
+    choices: list[dict[str, object]], usage: bool, usage_value: object = None
+) -> bytes:
+    chunk: dict[str, object] = {
+        "id": CHAT_ID,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": CHAT_MODEL,
+        "system_fingerprint": FINGERPRINT,
+        "choices": choices,
+    }
+    if usage:
+        chunk["usage"] = usage_value
+    return msgspec.json.encode(chunk)
+
+
+def _delta(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+
+def chat_payloads(n: int, tool: bool, usage: bool) -> list[bytes]:
+    """The JSON of every chunk of a chat stream with ``n`` content deltas (or
+    ``n`` argument pieces of one tool call), without ``[DONE]``."""
+    if tool:
+        call = {
+            "index": 0,
+            "id": TOOL_CALL_ID,
+            "type": "function",
+            "function": {"name": TOOL_NAME, "arguments": ""},
+        }
+        first = {"role": "assistant", "content": None, "tool_calls": [call]}
+        body = [
+            {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+            for piece in tool_arguments(n)
+        ]
+        finish = "tool_calls"
+    else:
+        first = {"role": "assistant", "content": ""}
+        body = [{"content": WORDS[i % len(WORDS)]} for i in range(n)]
+        finish = "stop"
+    out = [_chat_chunk([_delta(first)], usage)]
+    out += [_chat_chunk([_delta(d)], usage) for d in body]
+    out.append(_chat_chunk([_delta({}, finish)], usage))
+    if usage:
+        totals = {
+            "prompt_tokens": 12,
+            "completion_tokens": n,
+            "total_tokens": n + 12,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        }
+        out.append(_chat_chunk([], True, totals))
+    return out
+
+
 def sse_frame(payload: bytes) -> bytes:
     return b"data: " + payload + b"\n\n"
 
@@ -119,6 +215,7 @@ class Responses:
         self._json: dict[int, bytes] = {}
         self._stream: dict[int, bytes] = {}
         self._chunks: dict[int, list[bytes]] = {}
+        self._chat: dict[tuple[int, bool, bool], bytes] = {}
 
     def chunks(self, n: int) -> list[bytes]:
         """The HTTP chunks of an ``n``-token stream (the SSE events, no [DONE])."""
@@ -134,6 +231,15 @@ class Responses:
         if got is None:
             got = STREAM_HEAD + b"".join(self.chunks(n)) + DONE_AND_END
             self._stream[n] = got
+        return got
+
+    def chat_stream(self, n: int, tool: bool, usage: bool) -> bytes:
+        """The whole response of a chat stream (see :func:`chat_payloads`)."""
+        key = (n, tool, usage)
+        got = self._chat.get(key)
+        if got is None:
+            frames = [http_chunk(sse_frame(p)) for p in chat_payloads(n, tool, usage)]
+            got = self._chat[key] = STREAM_HEAD + b"".join(frames) + DONE_AND_END
         return got
 
     def json(self, n: int) -> bytes:
@@ -257,13 +363,25 @@ class HTTPServerProtocol(asyncio.Protocol):
                 return
             body = bytes(buf[end + 4 : end + 4 + length])
             del buf[: end + 4 + length]
-            if method != "POST" or not path.endswith("/v2/router/completions"):
+            chat = path.endswith("/v2/router/chat/completions")
+            if method != "POST" or not (
+                chat or path.endswith("/v2/router/completions")
+            ):
                 transport.write(NOT_FOUND)
                 continue
             try:
                 req = _BODY_DECODER.decode(body)
             except msgspec.DecodeError:
                 transport.write(BAD_REQUEST)
+                continue
+            if chat:
+                if not req.stream:
+                    transport.write(BAD_REQUEST)
+                    continue
+                n = int(req.max_completion_tokens or req.max_tokens or 16)
+                options = req.stream_options
+                usage = options is not None and bool(options.include_usage)
+                transport.write(RESPONSES.chat_stream(n, "tool" in req.model, usage))
                 continue
             n = int(req.max_tokens or 16)
             if not req.stream:

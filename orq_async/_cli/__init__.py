@@ -24,7 +24,7 @@ from typing import Any
 
 from .._exceptions import InvalidParameterError, OrqError
 from .._version import __version__
-from . import _complete, _demo, _fake_server
+from . import _chat, _complete, _demo, _fake_server
 from ._options import EPILOG, UsageProblem
 from ._terminal import style, wants_colour
 
@@ -32,6 +32,7 @@ __all__ = ["main"]
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[Any]], None], ...] = (
     _complete.add_parser,
+    _chat.add_parser,
     _demo.add_parser,
     _fake_server.add_parser,
 )
@@ -40,7 +41,8 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[Any]], None], ...] = (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orq-async",
-        description="Completions from the Orq AI router, streamed to your terminal.",
+        description="Completions and chat completions from the Orq AI router, "
+        "streamed to your terminal.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

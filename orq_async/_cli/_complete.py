@@ -9,7 +9,12 @@ from typing import Any, TextIO
 
 from .._client import AsyncOrq
 from ._completion import complete, recording_hooks, run_loop
-from ._options import EPILOG, UsageProblem, add_generation_options
+from ._options import (
+    EPILOG,
+    UsageProblem,
+    add_connection_options,
+    add_generation_options,
+)
 from ._terminal import is_terminal
 
 _COMPLETE_EPILOG = (
@@ -41,17 +46,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         help="the prompt; '-' or leaving it out (with input piped) reads it from stdin",
     )
     add_generation_options(complete, max_tokens=None)
-    connection = complete.add_argument_group("connection")
-    connection.add_argument(
-        "--server-url",
-        metavar="URL",
-        help="the router's base URL (default: $ORQ_SERVER_URL, else the Orq API)",
-    )
-    connection.add_argument(
-        "--api-key-file",
-        metavar="FILE",
-        help="read the API key from FILE (default: $ORQ_API_KEY)",
-    )
+    add_connection_options(complete)
     complete.set_defaults(run=run)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 
+from .._chat_params import ChatCompletionParams
 from .._resources import CompletionParams
 
 DEFAULT_MODEL = "openai/gpt-3.5-turbo-instruct"
+DEFAULT_CHAT_MODEL = "openai/gpt-4o-mini"
 
 EPILOG = """\
 environment:
@@ -23,24 +25,45 @@ class UsageProblem(Exception):
 
 
 def add_generation_options(
-    parser: argparse.ArgumentParser, max_tokens: int | None
-) -> None:
-    """The request and output options that ``complete`` and ``demo`` share.
+    parser: argparse.ArgumentParser,
+    max_tokens: int | None,
+    model: str = DEFAULT_MODEL,
+) -> argparse._ArgumentGroup:
+    """The request and output options that ``complete``, ``chat`` and ``demo``
+    share.
 
     :param max_tokens: the ``--max-tokens`` default (``None``: the model's).
+    :param model: the ``--model`` default.
+    :return: the "request" option group (for a command's own request options).
     """
-    _add_request_options(parser, max_tokens)
+    request = _add_request_options(parser, max_tokens, model)
     _add_output_options(parser)
+    return request
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """``--server-url`` and ``--api-key-file``."""
+    connection = parser.add_argument_group("connection")
+    connection.add_argument(
+        "--server-url",
+        metavar="URL",
+        help="the router's base URL (default: $ORQ_SERVER_URL, else the Orq API)",
+    )
+    connection.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="read the API key from FILE (default: $ORQ_API_KEY)",
+    )
 
 
 def _add_request_options(
-    parser: argparse.ArgumentParser, max_tokens: int | None
-) -> None:
+    parser: argparse.ArgumentParser, max_tokens: int | None, model: str
+) -> argparse._ArgumentGroup:
     request = parser.add_argument_group("request")
     request.add_argument(
         "-m",
         "--model",
-        default=DEFAULT_MODEL,
+        default=model,
         metavar="MODEL",
         help="the model, as provider/name (default: %(default)s)",
     )
@@ -88,6 +111,7 @@ def _add_request_options(
         metavar="N",
         help="how many choices to generate; each is printed under its own label",
     )
+    return request
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +146,25 @@ def completion_params(args: argparse.Namespace) -> CompletionParams:
     params: CompletionParams = {}
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if args.top_p is not None:
+        params["top_p"] = args.top_p
+    if args.seed is not None:
+        params["seed"] = args.seed
+    if args.stop:
+        params["stop"] = args.stop
+    if args.choices is not None:
+        params["n"] = args.choices
+    return params
+
+
+def chat_params(args: argparse.Namespace) -> ChatCompletionParams:
+    """The chat request parameters the options name (unset options are left
+    out; ``--max-tokens`` is sent as ``max_completion_tokens``)."""
+    params: ChatCompletionParams = {}
+    if args.max_tokens is not None:
+        params["max_completion_tokens"] = args.max_tokens
     if args.temperature is not None:
         params["temperature"] = args.temperature
     if args.top_p is not None:
