@@ -143,9 +143,10 @@ async def test_ten_thousand_events_in_one_read_are_all_delivered_in_linear_time(
             f"({per_chunk_large * 1e6:.2f} µs/chunk end to end, server included); "
             f"1k: {per_chunk_small * 1e6:.2f} µs/chunk"
         )
-        # Linear: the per-event cost of one 10k-event read is at most twice that of
-        # a 1k-event read (quadratic buffering would make it ~10x).
-        assert per_chunk_large <= 2 * per_chunk_small
+        # Linear: the per-event cost of one 10k-event read stays within a small
+        # factor of a 1k-event read's (quadratic buffering would make it ~10x; the
+        # margin absorbs a loaded machine's jitter).
+        assert per_chunk_large <= 4 * per_chunk_small
 
 
 # -- an oversized line: memory bounded by the limit ------------------------------------
