@@ -294,6 +294,74 @@ class ChatCompletionAccumulator:
             ):
                 _add_rare(state, delta)
 
+    def add_common(self, chunk: ChatCompletionChunk) -> str | None:
+        """Merge ``chunk`` if it is the common one, else leave it to :meth:`add`.
+
+        The common chunk, after the first: one choice of index 0 with no
+        finish reason, logprobs or usage, whose delta carries a text piece (the
+        choice already has text) or one argument piece of a known tool call,
+        and nothing else new. It is merged exactly as :meth:`add` would, in
+        fewer steps (most of a stream's chunks are this one).
+
+        :param chunk: the next chunk of the stream.
+        :return: choice 0's text piece (``""`` for a tool-call piece), or None
+            when nothing was merged: pass the chunk to :meth:`add`.
+        """
+        choices = chunk.choices
+        if len(choices) != 1 or chunk.usage is not None:
+            return None
+        choice = choices[0]
+        if (
+            choice.index != 0
+            or choice.finish_reason is not None
+            or choice.logprobs is not None
+        ):
+            return None
+        state = self._choices.get(0)
+        delta = choice.delta
+        if (
+            state is None
+            or (delta.role is not None and state.role is None)
+            or delta.refusal is not None
+            or delta.reasoning is not None
+            or delta.redacted_reasoning is not None
+            or delta.reasoning_signature is not None
+        ):
+            return None
+        content = delta.content
+        fragments = delta.tool_calls
+        if fragments is None:
+            pieces = state.content
+            if content is None or pieces is None:
+                return None
+            pieces.append(content)
+        else:
+            if content is not None or len(fragments) != 1:
+                return None
+            fragment = fragments[0]
+            function = fragment.function
+            if (
+                function is None
+                or function.name is not None
+                or fragment.id is not None
+                or fragment.type is not None
+                or fragment.thought_signature is not None
+                or fragment.index is None
+            ):
+                return None
+            call = state.tools.get(fragment.index)
+            if call is None:
+                return None
+            if function.arguments:
+                call[3].append(function.arguments)
+            content = ""
+        self._chunks += 1
+        if chunk.system_fingerprint is not None:
+            self._fingerprint = chunk.system_fingerprint
+        if chunk.service_tier is not None:
+            self._tier = chunk.service_tier
+        return content
+
     @staticmethod
     def _add_tools(state: _Choice, fragments: list[ToolCallDelta]) -> None:
         tools = state.tools
@@ -414,7 +482,7 @@ def carries_error(data: bytes) -> bool:
     A byte search first: the exact check runs only when ``"error"`` occurs at
     all (as a key, or as a string value such as a delta's text).
     """
-    if _ERROR_KEY not in data:
+    if data.find(_ERROR_KEY) < 0:  # not "in": see _chat_stream._ERROR_KEY
         return False
     return _ENVELOPE_DECODER.decode(data).error is not None
 

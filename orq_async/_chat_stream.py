@@ -36,7 +36,7 @@ from ._chat_codec import (
 from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._exceptions import IncompleteStreamError, OrqError, ResponseDecodeError, excerpt
 from ._sse import DEFAULT_MAX_EVENT_SIZE
-from ._stream_errors import undecodable_error
+from ._stream_errors import DECODE_ERRORS, undecodable_error
 from ._stream_views import SSEFrames
 from ._streaming import EventStream
 from ._transport import HTTPResponse
@@ -50,8 +50,11 @@ __all__ = [
 
 #: Choice indices tracked for "every choice finished" (bits of one int).
 _CHOICE_BITS: Final = 256
+#: Searched with ``bytes.find``: ``in`` first tries the key as an integer
+#: (``int in bytes``) and raises and clears a TypeError each time.
 _ERROR_KEY: Final = b'"error"'
 _decode_chunk: Final = CHAT_CHUNK_DECODER.decode
+_DONE: Final = b"[DONE]"
 
 
 class ChatStream(EventStream[ChatCompletionChunk]):
@@ -76,7 +79,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     _inline_tracking = False
 
-    __slots__ = ("_accumulator",)
+    __slots__ = ("_accumulator", "_fast")
 
     def __init__(
         self,
@@ -88,6 +91,9 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         whole: bytes | None = None,
     ) -> None:
         self._accumulator = ChatCompletionAccumulator()
+        # Whether __anext__ may take its fast path (see there): set once the
+        # first chunk went the simple way, without a hook, with our decoder.
+        self._fast = False
         if whole is not None:
             # A whole chat.completion (already read and decoded once) answered
             # the stream: hand it over as one chunk whose deltas rebuild it.
@@ -144,9 +150,38 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     # -- per-chunk accounting -----------------------------------------------
 
+    async def __anext__(self) -> ChatCompletionChunk:
+        # The fast path: an already parsed message after the first chunk,
+        # without a hook, decoded here (no "error" key in it) and merged by
+        # ChatCompletionAccumulator.add_common when it is the common chunk. The
+        # rest (reads, [DONE], other events, undecodable or error payloads,
+        # the first chunk, a hook) goes the simple way, EventStream.__anext__,
+        # which decodes again with decode_chat_chunk and reports failures.
+        events = self._events
+        if events and self._fast:
+            data = events[-1]
+            if type(data) is bytes and data.find(_ERROR_KEY) < 0 and data != _DONE:
+                try:
+                    chunk = _decode_chunk(data)
+                except DECODE_ERRORS:
+                    pass
+                else:
+                    events.pop()
+                    try:
+                        piece = self._accumulator.add_common(chunk)
+                        if piece is None:
+                            self._track(chunk)
+                        else:
+                            self._text.append(piece)
+                    except BaseException as exc:  # pragma: no cover - defensive
+                        raise await self._failed(exc)  # noqa: B904
+                    return chunk
+        return await super().__anext__()
+
     def _track(self, chunk: ChatCompletionChunk) -> None:
         if self._first_chunk_at is None:
             self._first_seen(chunk)
+            self._fast = self._on_chunk is None and self._decode is decode_chat_chunk
         self._accumulator.add(chunk)
         choices = chunk.choices
         if len(choices) == 1 and chunk.usage is None:
@@ -218,7 +253,7 @@ def decode_chat_chunk(data: bytes) -> ChatCompletionChunk:
     """
     chunk = _decode_chunk(data)
     # (The byte search first, inline: it is most of the cost of the check.)
-    if _ERROR_KEY in data and carries_error(data):
+    if data.find(_ERROR_KEY) >= 0 and carries_error(data):
         raise msgspec.DecodeError("the payload is an error object")
     return chunk
 
