@@ -35,7 +35,7 @@ from ._chat_codec import (
 )
 from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._exceptions import IncompleteStreamError, OrqError, ResponseDecodeError, excerpt
-from ._sse import DEFAULT_MAX_EVENT_SIZE
+from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
 from ._stream_errors import DECODE_ERRORS, undecodable_error
 from ._stream_views import SSEFrames
 from ._streaming import EventStream
@@ -54,7 +54,6 @@ _CHOICE_BITS: Final = 256
 #: (``int in bytes``) and raises and clears a TypeError each time.
 _ERROR_KEY: Final = b'"error"'
 _decode_chunk: Final = CHAT_CHUNK_DECODER.decode
-_DONE: Final = b"[DONE]"
 
 
 class ChatStream(EventStream[ChatCompletionChunk]):
@@ -79,7 +78,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     _inline_tracking = False
 
-    __slots__ = ("_accumulator", "_fast")
+    __slots__ = ("_accumulator", "_clean", "_fast")
 
     def __init__(
         self,
@@ -91,9 +90,10 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         whole: bytes | None = None,
     ) -> None:
         self._accumulator = ChatCompletionAccumulator()
-        # Whether __anext__ may take its fast path (see there): set once the
-        # first chunk went the simple way, without a hook, with our decoder.
-        self._fast = False
+        # Whether __anext__ may take its fast path at all (no hook, our
+        # decoder), and the events list (the current read's) it may take it on.
+        self._fast = call.hooks.on_chunk is None and decoder is decode_chat_chunk
+        self._clean: list[bytes | ServerSentEvent] | None = None
         if whole is not None:
             # A whole chat.completion (already read and decoded once) answered
             # the stream: hand it over as one chunk whose deltas rebuild it.
@@ -151,37 +151,47 @@ class ChatStream(EventStream[ChatCompletionChunk]):
     # -- per-chunk accounting -----------------------------------------------
 
     async def __anext__(self) -> ChatCompletionChunk:
-        # The fast path: an already parsed message after the first chunk,
-        # without a hook, decoded here (no "error" key in it) and merged by
-        # ChatCompletionAccumulator.add_common when it is the common chunk. The
-        # rest (reads, [DONE], other events, undecodable or error payloads,
-        # the first chunk, a hook) goes the simple way, EventStream.__anext__,
-        # which decodes again with decode_chat_chunk and reports failures.
+        # The fast path: the next message of a read whose messages are known
+        # to hold no "error" key (see _parse), decoded here and merged by
+        # ChatCompletionAccumulator.add_common when it is the common chunk (else
+        # by _track). All the rest (reads, [DONE], other events, undecodable or
+        # error payloads, a hook) goes the simple way, EventStream.__anext__,
+        # which decodes with decode_chat_chunk and reports any failure.
         events = self._events
-        if events and self._fast:
-            data = events[-1]
-            if type(data) is bytes and data.find(_ERROR_KEY) < 0 and data != _DONE:
-                try:
-                    chunk = _decode_chunk(data)
-                except DECODE_ERRORS:
-                    pass
+        if events and events is self._clean:
+            data: bytes = events.pop()  # type: ignore[assignment]
+            try:
+                chunk = _decode_chunk(data)
+            except DECODE_ERRORS:
+                events.append(data)  # [DONE], or not a chunk: the simple way
+                return await super().__anext__()
+            try:
+                piece = self._accumulator.add_common(chunk)
+                if piece is None:
+                    self._track(chunk)
                 else:
-                    events.pop()
-                    try:
-                        piece = self._accumulator.add_common(chunk)
-                        if piece is None:
-                            self._track(chunk)
-                        else:
-                            self._text.append(piece)
-                    except BaseException as exc:  # pragma: no cover - defensive
-                        raise await self._failed(exc)  # noqa: B904
-                    return chunk
+                    self._text.append(piece)
+            except BaseException as exc:  # pragma: no cover - defensive
+                raise await self._failed(exc)  # noqa: B904
+            return chunk
         return await super().__anext__()
+
+    def _parse(self, data: bytes) -> None:
+        super()._parse(data)
+        events = self._events
+        if self._fast and events:
+            # One search over the read's messages instead of one per message
+            # (a match across two of them only costs the fast path). Any event
+            # that is not a message (not bytes) makes join fail: none is fast.
+            try:
+                clean = b"\n".join(events).find(_ERROR_KEY) < 0  # type: ignore[arg-type]
+            except TypeError:
+                clean = False
+            self._clean = events if clean else None
 
     def _track(self, chunk: ChatCompletionChunk) -> None:
         if self._first_chunk_at is None:
             self._first_seen(chunk)
-            self._fast = self._on_chunk is None and self._decode is decode_chat_chunk
         self._accumulator.add(chunk)
         choices = chunk.choices
         if len(choices) == 1 and chunk.usage is None:
