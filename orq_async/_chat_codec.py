@@ -231,11 +231,21 @@ class ChatCompletionAccumulator:
     the last non-null value and ``usage`` the last non-null one of any chunk.
     """
 
-    __slots__ = ("_choices", "_chunks", "_first", "_fingerprint", "_tier", "_usage")
+    __slots__ = (
+        "_choices",
+        "_chunks",
+        "_first",
+        "_fingerprint",
+        "_tier",
+        "_usage",
+        "_zero",
+    )
 
     def __init__(self) -> None:
         self._first: ChatCompletionChunk | None = None
         self._choices: dict[int | float, _Choice] = {}
+        #: The choice of index 0, once seen (add_common's only choice).
+        self._zero: _Choice | None = None
         self._usage: Usage | None = None
         self._fingerprint: str | None = None
         self._tier: str | None = None
@@ -272,6 +282,8 @@ class ChatCompletionAccumulator:
             state = choices.get(choice.index)
             if state is None:
                 state = choices[choice.index] = _Choice()
+                if choice.index == 0:
+                    self._zero = state
             delta = choice.delta
             if delta.content is not None:
                 if state.content is None:
@@ -307,21 +319,19 @@ class ChatCompletionAccumulator:
         :return: choice 0's text piece (``""`` for a tool-call piece), or None
             when nothing was merged: pass the chunk to :meth:`add`.
         """
-        choices = chunk.choices
-        if len(choices) != 1 or chunk.usage is not None:
+        try:
+            (choice,) = chunk.choices
+        except ValueError:  # none (the usage-only chunk), or several
             return None
-        choice = choices[0]
-        if (
-            choice.index != 0
-            or choice.finish_reason is not None
-            or choice.logprobs is not None
-        ):
-            return None
-        state = self._choices.get(0)
+        zero = self._zero
         delta = choice.delta
         if (
-            state is None
-            or (delta.role is not None and state.role is None)
+            zero is None
+            or choice.index != 0
+            or choice.finish_reason is not None
+            or choice.logprobs is not None
+            or chunk.usage is not None
+            or (delta.role is not None and zero.role is None)
             or delta.refusal is not None
             or delta.reasoning is not None
             or delta.redacted_reasoning is not None
@@ -331,14 +341,17 @@ class ChatCompletionAccumulator:
         content = delta.content
         fragments = delta.tool_calls
         if fragments is None:
-            pieces = state.content
+            pieces = zero.content
             if content is None or pieces is None:
                 return None
             pieces.append(content)
         else:
-            if content is not None or len(fragments) != 1:
+            if content is not None:
                 return None
-            fragment = fragments[0]
+            try:
+                (fragment,) = fragments
+            except ValueError:
+                return None
             function = fragment.function
             if (
                 function is None
@@ -349,7 +362,7 @@ class ChatCompletionAccumulator:
                 or fragment.index is None
             ):
                 return None
-            call = state.tools.get(fragment.index)
+            call = zero.tools.get(fragment.index)
             if call is None:
                 return None
             if function.arguments:
