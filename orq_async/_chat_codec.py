@@ -244,7 +244,7 @@ class ChatCompletionAccumulator:
     def __init__(self) -> None:
         self._first: ChatCompletionChunk | None = None
         self._choices: dict[int | float, _Choice] = {}
-        #: The choice of index 0, once seen (add_common's only choice).
+        #: The choice of index 0, once seen (_add_common's only choice).
         self._zero: _Choice | None = None
         self._usage: Usage | None = None
         self._fingerprint: str | None = None
@@ -306,7 +306,7 @@ class ChatCompletionAccumulator:
             ):
                 _add_rare(state, delta)
 
-    def add_common(self, chunk: ChatCompletionChunk) -> str | None:
+    def _add_common(self, chunk: ChatCompletionChunk) -> str | None:
         """Merge ``chunk`` if it is the common one, else leave it to :meth:`add`.
 
         The common chunk, after the first: one choice of index 0 with no

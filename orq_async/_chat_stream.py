@@ -15,7 +15,13 @@ of each chunk, done in :meth:`ChatStream._track`:
 
 The base stream's inline per-chunk path reads completion chunks
 (``choices[0].text``), so a chat stream never takes it
-(``_inline_tracking = False``).
+(``_inline_tracking = False``). It has its own instead, in
+:meth:`ChatStream.__anext__`: a read whose messages hold no ``"error"`` key at
+all (one byte search per read) has them decoded there, and the common chunk
+(one text or tool-argument piece for choice 0) merged by
+``ChatCompletionAccumulator._add_common``; everything else takes the
+simple path, the base ``__anext__`` with :func:`decode_chat_chunk` and
+:meth:`ChatStream._track`.
 """
 
 from __future__ import annotations
@@ -153,7 +159,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
     async def __anext__(self) -> ChatCompletionChunk:
         # The fast path: the next message of a read whose messages are known
         # to hold no "error" key (see _parse), decoded here and merged by
-        # ChatCompletionAccumulator.add_common when it is the common chunk (else
+        # ChatCompletionAccumulator._add_common when it is the common chunk (else
         # by _track). All the rest (reads, [DONE], other events, undecodable or
         # error payloads, a hook) goes the simple way, EventStream.__anext__,
         # which decodes with decode_chat_chunk and reports any failure.
@@ -166,7 +172,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
                 events.append(data)  # [DONE], or not a chunk: the simple way
                 return await super().__anext__()
             try:
-                piece = self._accumulator.add_common(chunk)
+                piece = self._accumulator._add_common(chunk)
                 if piece is None:
                     self._track(chunk)
                 else:

@@ -362,7 +362,7 @@ def test_top_level_and_rare_fields_are_kept() -> None:
     assert message.tool_calls[0].thought_signature == "x"
 
 
-# -- the common-chunk fast path (add_common) against add --------------------------
+# -- the common-chunk fast path (_add_common) against add ------------------------
 
 _maybe_text = st.one_of(st.none(), st.sampled_from(["", "a", "bc"]))
 
@@ -429,7 +429,7 @@ def test_the_common_chunk_path_merges_exactly_as_add(
     fast = ChatCompletionAccumulator()
 
     for chunk in chunks:
-        piece = fast.add_common(chunk)
+        piece = fast._add_common(chunk)
         if piece is None:
             fast.add(chunk)
         else:
@@ -448,7 +448,7 @@ def test_the_common_chunks_of_the_example_streams_take_the_fast_path() -> None:
         acc = ChatCompletionAccumulator()
         taken = 0
         for chunk in chunks:
-            if acc.add_common(chunk) is None:
+            if acc._add_common(chunk) is None:
                 acc.add(chunk)
             else:
                 taken += 1
@@ -465,6 +465,6 @@ def test_a_chunk_refused_by_the_fast_path_is_left_untouched() -> None:
         ChatCompletionChunk,
     )
 
-    assert acc.add_common(finish) is None
+    assert acc._add_common(finish) is None
     assert as_json(acc.snapshot) == before
     assert acc.chunks_received == 2
