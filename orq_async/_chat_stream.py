@@ -19,7 +19,7 @@ The base stream's inline per-chunk path reads completion chunks
 :meth:`ChatStream.__anext__`: a read whose messages hold no ``"error"`` key at
 all (one byte search per read) has them decoded there, and the common chunk
 (one text or tool-argument piece for choice 0) merged by
-``ChatCompletionAccumulator._add_common``; everything else takes the
+``merge_common_chunk``; everything else takes the
 simple path, the base ``__anext__`` with :func:`decode_chat_chunk` and
 :meth:`ChatStream._track`.
 """
@@ -38,6 +38,7 @@ from ._chat_codec import (
     ChatCompletionAccumulator,
     carries_error,
     completion_as_chunk,
+    merge_common_chunk,
 )
 from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._exceptions import IncompleteStreamError, OrqError, ResponseDecodeError, excerpt
@@ -159,7 +160,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
     async def __anext__(self) -> ChatCompletionChunk:
         # The fast path: the next message of a read whose messages are known
         # to hold no "error" key (see _parse), decoded here and merged by
-        # ChatCompletionAccumulator._add_common when it is the common chunk (else
+        # merge_common_chunk when it is the common chunk (else
         # by _track). All the rest (reads, [DONE], other events, undecodable or
         # error payloads, a hook) goes the simple way, EventStream.__anext__,
         # which decodes with decode_chat_chunk and reports any failure.
@@ -172,7 +173,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
                 events.append(data)  # [DONE], or not a chunk: the simple way
                 return await super().__anext__()
             try:
-                piece = self._accumulator._add_common(chunk)
+                piece = merge_common_chunk(self._accumulator, chunk)
                 if piece is None:
                     self._track(chunk)
                 else:

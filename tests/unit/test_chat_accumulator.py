@@ -14,7 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orq_async._chat_codec import CHAT_CHUNK_DECODER, ChatCompletionAccumulator
+from orq_async._chat_codec import (
+    CHAT_CHUNK_DECODER,
+    ChatCompletionAccumulator,
+    merge_common_chunk,
+)
 from orq_async._chat_wire import ChatCompletionChunk
 from orq_async._exceptions import IncompleteStreamError, ToolArgumentsError
 from orq_async._sse import SSEDecoder
@@ -362,7 +366,7 @@ def test_top_level_and_rare_fields_are_kept() -> None:
     assert message.tool_calls[0].thought_signature == "x"
 
 
-# -- the common-chunk fast path (_add_common) against add ------------------------
+# -- the common-chunk fast path (merge_common_chunk) against add -----------------
 
 _maybe_text = st.one_of(st.none(), st.sampled_from(["", "a", "bc"]))
 
@@ -429,7 +433,7 @@ def test_the_common_chunk_path_merges_exactly_as_add(
     fast = ChatCompletionAccumulator()
 
     for chunk in chunks:
-        piece = fast._add_common(chunk)
+        piece = merge_common_chunk(fast, chunk)
         if piece is None:
             fast.add(chunk)
         else:
@@ -448,7 +452,7 @@ def test_the_common_chunks_of_the_example_streams_take_the_fast_path() -> None:
         acc = ChatCompletionAccumulator()
         taken = 0
         for chunk in chunks:
-            if acc._add_common(chunk) is None:
+            if merge_common_chunk(acc, chunk) is None:
                 acc.add(chunk)
             else:
                 taken += 1
@@ -465,6 +469,6 @@ def test_a_chunk_refused_by_the_fast_path_is_left_untouched() -> None:
         ChatCompletionChunk,
     )
 
-    assert acc._add_common(finish) is None
+    assert merge_common_chunk(acc, finish) is None
     assert as_json(acc.snapshot) == before
     assert acc.chunks_received == 2
