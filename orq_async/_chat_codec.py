@@ -50,6 +50,7 @@ __all__ = [
     "build_chat_request",
     "carries_error",
     "completion_as_chunk",
+    "merge_common_chunk",
 ]
 
 CHAT_COMPLETION_DECODER = msgspec.json.Decoder(ChatCompletion, strict=False)
@@ -231,11 +232,21 @@ class ChatCompletionAccumulator:
     the last non-null value and ``usage`` the last non-null one of any chunk.
     """
 
-    __slots__ = ("_choices", "_chunks", "_first", "_fingerprint", "_tier", "_usage")
+    __slots__ = (
+        "_choices",
+        "_chunks",
+        "_first",
+        "_fingerprint",
+        "_tier",
+        "_usage",
+        "_zero",
+    )
 
     def __init__(self) -> None:
         self._first: ChatCompletionChunk | None = None
         self._choices: dict[int | float, _Choice] = {}
+        #: The choice of index 0, once seen (merge_common_chunk's only choice).
+        self._zero: _Choice | None = None
         self._usage: Usage | None = None
         self._fingerprint: str | None = None
         self._tier: str | None = None
@@ -272,6 +283,8 @@ class ChatCompletionAccumulator:
             state = choices.get(choice.index)
             if state is None:
                 state = choices[choice.index] = _Choice()
+                if choice.index == 0:
+                    self._zero = state
             delta = choice.delta
             if delta.content is not None:
                 if state.content is None:
@@ -377,6 +390,80 @@ class ChatCompletionAccumulator:
         return self.snapshot
 
 
+def merge_common_chunk(
+    accumulator: ChatCompletionAccumulator, chunk: ChatCompletionChunk
+) -> str | None:
+    """Merge ``chunk`` into ``accumulator`` if it is the common chunk, else
+    leave it to :meth:`ChatCompletionAccumulator.add`.
+
+    The common chunk, after the first: one choice of index 0 with no
+    finish reason, logprobs or usage, whose delta carries a text piece (the
+    choice already has text) or one argument piece of a known tool call,
+    and nothing else new. It is merged exactly as ``add`` would, in
+    fewer steps (most of a stream's chunks are this one).
+
+    :param accumulator: where the stream's chunks go.
+    :param chunk: the next chunk of the stream.
+    :return: choice 0's text piece (``""`` for a tool-call piece), or None
+        when nothing was merged: pass the chunk to ``add``.
+    """
+    try:
+        (choice,) = chunk.choices
+    except ValueError:  # none (the usage-only chunk), or several
+        return None
+    zero = accumulator._zero
+    delta = choice.delta
+    if (
+        zero is None
+        or choice.index != 0
+        or choice.finish_reason is not None
+        or choice.logprobs is not None
+        or chunk.usage is not None
+        or (delta.role is not None and zero.role is None)
+        or delta.refusal is not None
+        or delta.reasoning is not None
+        or delta.redacted_reasoning is not None
+        or delta.reasoning_signature is not None
+    ):
+        return None
+    content = delta.content
+    fragments = delta.tool_calls
+    if fragments is None:
+        pieces = zero.content
+        if content is None or pieces is None:
+            return None
+        pieces.append(content)
+    else:
+        if content is not None:
+            return None
+        try:
+            (fragment,) = fragments
+        except ValueError:
+            return None
+        function = fragment.function
+        if (
+            function is None
+            or function.name is not None
+            or fragment.id is not None
+            or fragment.type is not None
+            or fragment.thought_signature is not None
+            or fragment.index is None
+        ):
+            return None
+        call = zero.tools.get(fragment.index)
+        if call is None:
+            return None
+        if function.arguments:
+            call[3].append(function.arguments)
+        content = ""
+    accumulator._chunks += 1
+    if chunk.system_fingerprint is not None:
+        accumulator._fingerprint = chunk.system_fingerprint
+    if chunk.service_tier is not None:
+        accumulator._tier = chunk.service_tier
+    return content
+
+
 def _choice(index: int | float, state: _Choice) -> ChatChoice:
     tools = [
         ToolCall(
@@ -414,7 +501,7 @@ def carries_error(data: bytes) -> bool:
     A byte search first: the exact check runs only when ``"error"`` occurs at
     all (as a key, or as a string value such as a delta's text).
     """
-    if _ERROR_KEY not in data:
+    if data.find(_ERROR_KEY) < 0:  # not "in": see _chat_stream._ERROR_KEY
         return False
     return _ENVELOPE_DECODER.decode(data).error is not None
 

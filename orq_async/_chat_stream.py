@@ -15,7 +15,13 @@ of each chunk, done in :meth:`ChatStream._track`:
 
 The base stream's inline per-chunk path reads completion chunks
 (``choices[0].text``), so a chat stream never takes it
-(``_inline_tracking = False``).
+(``_inline_tracking = False``). It has its own instead, in
+:meth:`ChatStream.__anext__`: a read whose messages hold no ``"error"`` key at
+all (one byte search per read) has them decoded there, and the common chunk
+(one text or tool-argument piece for choice 0) merged by
+``merge_common_chunk``; everything else takes the
+simple path, the base ``__anext__`` with :func:`decode_chat_chunk` and
+:meth:`ChatStream._track`.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from ._chat_codec import (
     ChatCompletionAccumulator,
     carries_error,
     completion_as_chunk,
+    merge_common_chunk,
 )
 from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._exceptions import IncompleteStreamError, OrqError, ResponseDecodeError, excerpt
-from ._sse import DEFAULT_MAX_EVENT_SIZE
-from ._stream_errors import undecodable_error
+from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from ._stream_errors import DECODE_ERRORS, undecodable_error
 from ._stream_views import SSEFrames
 from ._streaming import EventStream
 from ._transport import HTTPResponse
@@ -50,6 +57,8 @@ __all__ = [
 
 #: Choice indices tracked for "every choice finished" (bits of one int).
 _CHOICE_BITS: Final = 256
+#: Searched with ``bytes.find``: ``in`` first tries the key as an integer
+#: (``int in bytes``) and raises and clears a TypeError each time.
 _ERROR_KEY: Final = b'"error"'
 _decode_chunk: Final = CHAT_CHUNK_DECODER.decode
 
@@ -76,7 +85,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     _inline_tracking = False
 
-    __slots__ = ("_accumulator",)
+    __slots__ = ("_accumulator", "_clean", "_fast")
 
     def __init__(
         self,
@@ -88,6 +97,10 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         whole: bytes | None = None,
     ) -> None:
         self._accumulator = ChatCompletionAccumulator()
+        # Whether __anext__ may take its fast path at all (no hook, our
+        # decoder), and the events list (the current read's) it may take it on.
+        self._fast = call.hooks.on_chunk is None and decoder is decode_chat_chunk
+        self._clean: list[bytes | ServerSentEvent] | None = None
         if whole is not None:
             # A whole chat.completion (already read and decoded once) answered
             # the stream: hand it over as one chunk whose deltas rebuild it.
@@ -143,6 +156,45 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         return self._accumulator.result()
 
     # -- per-chunk accounting -----------------------------------------------
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        # The fast path: the next message of a read whose messages are known
+        # to hold no "error" key (see _parse), decoded here and merged by
+        # merge_common_chunk when it is the common chunk (else
+        # by _track). All the rest (reads, [DONE], other events, undecodable or
+        # error payloads, a hook) goes the simple way, EventStream.__anext__,
+        # which decodes with decode_chat_chunk and reports any failure.
+        events = self._events
+        if events and events is self._clean:
+            data: bytes = events.pop()  # type: ignore[assignment]
+            try:
+                chunk = _decode_chunk(data)
+            except DECODE_ERRORS:
+                events.append(data)  # [DONE], or not a chunk: the simple way
+                return await super().__anext__()
+            try:
+                piece = merge_common_chunk(self._accumulator, chunk)
+                if piece is None:
+                    self._track(chunk)
+                else:
+                    self._text.append(piece)
+            except BaseException as exc:  # pragma: no cover - defensive
+                raise await self._failed(exc)  # noqa: B904
+            return chunk
+        return await super().__anext__()
+
+    def _parse(self, data: bytes) -> None:
+        super()._parse(data)
+        events = self._events
+        if self._fast and events:
+            # One search over the read's messages instead of one per message
+            # (a match across two of them only costs the fast path). Any event
+            # that is not a message (not bytes) makes join fail: none is fast.
+            try:
+                clean = b"\n".join(events).find(_ERROR_KEY) < 0  # type: ignore[arg-type]
+            except TypeError:
+                clean = False
+            self._clean = events if clean else None
 
     def _track(self, chunk: ChatCompletionChunk) -> None:
         if self._first_chunk_at is None:
@@ -218,7 +270,7 @@ def decode_chat_chunk(data: bytes) -> ChatCompletionChunk:
     """
     chunk = _decode_chunk(data)
     # (The byte search first, inline: it is most of the cost of the check.)
-    if _ERROR_KEY in data and carries_error(data):
+    if data.find(_ERROR_KEY) >= 0 and carries_error(data):
         raise msgspec.DecodeError("the payload is an error object")
     return chunk
 

@@ -622,6 +622,52 @@ async def test_a_delta_whose_text_is_error_is_just_text(
     assert [t async for t in stream.aiter_text()] == ["error", ": none"]
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param({"error": {"message": "overloaded"}}, id="alone"),
+        pytest.param(
+            {**chat_chunk("c"), "error": {"message": "overloaded"}},
+            id="next-to-choices",
+        ),
+    ],
+)
+async def test_an_error_payload_among_chunks_of_one_read_is_raised(
+    client: AsyncOrq, server: FakeOrqServer, error: dict[str, Any]
+) -> None:
+    # The role chunk, three text chunks and the error, all in one write (and
+    # so, on loopback, mostly in one read).
+    frames = [sse_frame(chat_chunk(role="assistant", content=""))]
+    frames += [sse_frame(chat_chunk(t)) for t in ("a", "b", "c")]
+    server.enqueue_chat(FakeResponse.events_([b"".join([*frames, sse_frame(error)])]))
+
+    stream = await chat_stream(client)
+    with pytest.raises(StreamAPIError, match="overloaded") as info:
+        async for _ in stream:
+            pass
+
+    assert info.value.chunks_delivered == 4
+    assert stream.partial_text == "abc"
+    assert stream.partial_completion.choices[0].message.content == "abc"
+
+
+async def test_text_chunks_in_one_read_assemble_with_any_word_in_them(
+    client: AsyncOrq, server: FakeOrqServer
+) -> None:
+    texts = ["x", "error", '"error"', ' {"error": 1}', "y"]
+    frames = [sse_frame(chat_chunk(role="assistant", content=""))]
+    frames += [sse_frame(chat_chunk(t)) for t in texts]
+    frames += [sse_frame(chat_chunk(finish_reason="stop")), b"data: [DONE]\n\n"]
+    server.enqueue_chat(FakeResponse.events_([b"".join(frames)]))
+
+    stream = await chat_stream(client)
+    final = await stream.final_completion()
+
+    assert final.choices[0].message.content == "".join(texts)
+    assert stream.partial_text == "".join(texts)
+    assert stream.chunks_received == len(texts) + 2
+
+
 # -- retries: only before the first chunk --------------------------------------
 
 

@@ -14,7 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orq_async._chat_codec import CHAT_CHUNK_DECODER, ChatCompletionAccumulator
+from orq_async._chat_codec import (
+    CHAT_CHUNK_DECODER,
+    ChatCompletionAccumulator,
+    merge_common_chunk,
+)
 from orq_async._chat_wire import ChatCompletionChunk
 from orq_async._exceptions import IncompleteStreamError, ToolArgumentsError
 from orq_async._sse import SSEDecoder
@@ -360,3 +364,111 @@ def test_top_level_and_rare_fields_are_kept() -> None:
     assert message.redacted_reasoning == "xy"
     assert message.tool_calls is not None
     assert message.tool_calls[0].thought_signature == "x"
+
+
+# -- the common-chunk fast path (merge_common_chunk) against add -----------------
+
+_maybe_text = st.one_of(st.none(), st.sampled_from(["", "a", "bc"]))
+
+
+@st.composite
+def fragment(draw: st.DrawFn) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": draw(st.sampled_from([None, 0, 1, 0.0]))}
+    for key, values in (
+        ("id", [None, "", "call_a", "call_b"]),
+        ("type", [None, "function"]),
+        ("thought_signature", [None, "sig"]),
+    ):
+        value = draw(st.sampled_from(values))
+        if value is not None:
+            out[key] = value
+    if draw(st.booleans()):
+        out["function"] = {
+            "name": draw(st.sampled_from([None, "", "f"])),
+            "arguments": draw(st.sampled_from([None, "", "{", '"x"'])),
+        }
+    return out
+
+
+@st.composite
+def any_chunk(draw: st.DrawFn) -> dict[str, Any]:
+    """A chunk of any shape, weighted towards the common one."""
+    choices = []
+    for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2]))):
+        delta: dict[str, Any] = {}
+        for key in ("role", "content", "refusal", "reasoning"):
+            if draw(st.integers(0, 3)) == 0 or key == "content":
+                delta[key] = draw(_maybe_text)
+        for key in ("reasoning_signature", "redacted_reasoning"):
+            if draw(st.integers(0, 5)) == 0:
+                delta[key] = draw(_maybe_text)
+        if draw(st.integers(0, 2)) == 0:
+            delta["tool_calls"] = draw(st.lists(fragment(), max_size=2))
+        choice: dict[str, Any] = {
+            "index": draw(st.sampled_from([0, 0, 0, 1, 0.0, 2])),
+            "delta": delta,
+        }
+        if draw(st.integers(0, 4)) == 0:
+            choice["finish_reason"] = draw(st.sampled_from([None, "stop", "length"]))
+        if draw(st.integers(0, 6)) == 0:
+            choice["logprobs"] = {"content": [{"token": "t"}]}
+        choices.append(choice)
+    chunk: dict[str, Any] = {"id": "c", "model": "m", "choices": choices}
+    for key, values in (
+        ("usage", [None, {"prompt_tokens": 1, "total_tokens": 2}]),
+        ("system_fingerprint", [None, "fp_1", "fp_2"]),
+        ("service_tier", [None, "default"]),
+    ):
+        if draw(st.integers(0, 3)) == 0:
+            chunk[key] = draw(st.sampled_from(values))
+    return chunk
+
+
+@given(st.lists(any_chunk(), max_size=12))
+def test_the_common_chunk_path_merges_exactly_as_add(
+    shapes: list[dict[str, Any]],
+) -> None:
+    chunks = [msgspec.convert(shape, ChatCompletionChunk) for shape in shapes]
+    simple = accumulate(chunks)
+    fast = ChatCompletionAccumulator()
+
+    for chunk in chunks:
+        piece = merge_common_chunk(fast, chunk)
+        if piece is None:
+            fast.add(chunk)
+        else:
+            # The piece is what the stream keeps for partial_text.
+            delta = chunk.choices[0].delta
+            assert piece == (delta.content or "")
+
+    assert as_json(fast.result()) == as_json(simple.result())
+    assert fast.chunks_received == simple.chunks_received
+    assert fast.complete == simple.complete
+
+
+def test_the_common_chunks_of_the_example_streams_take_the_fast_path() -> None:
+    for name in sorted(STREAMS):
+        chunks = chunks_of(STREAMS[name])
+        acc = ChatCompletionAccumulator()
+        taken = 0
+        for chunk in chunks:
+            if merge_common_chunk(acc, chunk) is None:
+                acc.add(chunk)
+            else:
+                taken += 1
+
+        assert taken > 0, name
+        assert as_json(acc.result()) == want(name)
+
+
+def test_a_chunk_refused_by_the_fast_path_is_left_untouched() -> None:
+    acc = accumulate(chunks_of(S1[:2]))
+    before = as_json(acc.snapshot)
+    finish = msgspec.convert(
+        {"choices": [{"delta": {"content": "x"}, "finish_reason": "stop"}]},
+        ChatCompletionChunk,
+    )
+
+    assert merge_common_chunk(acc, finish) is None
+    assert as_json(acc.snapshot) == before
+    assert acc.chunks_received == 2
