@@ -46,9 +46,9 @@ async def _time_streams(setting: str, tokens: int, count: int) -> float:
 
     from orq_async import AsyncOrq
 
-    events = b"".join(sse_frame(chunk_payload(i, tokens)) for i in range(tokens))
+    events = [sse_frame(chunk_payload(i, tokens)) for i in range(tokens)]
     aiohttp.ClientSession.post = fake_post(  # type: ignore[method-assign, assignment]
-        events + b"data: [DONE]\n\n", "text/event-stream"
+        [*events, sse_frame(b"[DONE]")], "text/event-stream"
     )
     options: dict[str, object] = {}
     if setting == "on":
