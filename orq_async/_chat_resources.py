@@ -8,6 +8,7 @@ that is in :mod:`._request`, shared with completions.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Final, Literal, cast, overload
 
 from typing_extensions import Unpack
@@ -17,8 +18,7 @@ from ._chat_params import ChatCompletionCreateParams
 from ._chat_stream import ChatStream, decode_chat_chunk, decode_chat_completion
 from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._config import CHAT_COMPLETIONS_PATH
-from ._exceptions import InvalidParameterTypeError
-from ._request import ClientContext, Endpoint, Request
+from ._request import ClientContext, Endpoint, request_from_keywords
 from ._types import NOT_GIVEN, NotGiven
 
 __all__ = ["CHAT_COMPLETIONS", "AsyncChat", "AsyncChatCompletions"]
@@ -91,32 +91,13 @@ class AsyncChatCompletions:
             stream answering a call without ``stream`` reported an error.
         """
         fields: dict[str, Any] = dict(params)
-        retries = fields.pop("retries", NOT_GIVEN)
-        timeouts = fields.pop("timeouts", NOT_GIVEN)
-        extra_headers: Mapping[str, str] | None = fields.pop("extra_headers", None)
-        idempotency_key: str | None = fields.pop("idempotency_key", None)
         extra_body: Mapping[str, Any] | None = fields.pop("extra_body", None)
-        for required in ("messages", "model"):
-            if required not in fields:
-                # A TypeError, as Python raises for a missing keyword argument.
-                raise InvalidParameterTypeError(
-                    required, "is a required keyword argument"
-                )
-        given: object = stream
-        if given is not NOT_GIVEN and given is not None:
-            # (None on this non-nullable field means "left off", as in the SDK.)
-            if given is not True and given is not False:
-                raise InvalidParameterTypeError("stream", "expected bool")
-            fields["stream"] = given
-        request = Request(
+        request = request_from_keywords(
             CHAT_COMPLETIONS,
-            build_chat_request(fields, extra_body),
             fields,
-            stream=given is True,
-            retries=retries,
-            timeouts=timeouts,
-            extra_headers=extra_headers,
-            idempotency_key=idempotency_key,
+            stream,
+            required=("messages", "model"),
+            encode=partial(build_chat_request, extra_body=extra_body),
         )
         # The endpoint's stream class is ChatStream.
         return cast("ChatCompletion | ChatStream", await self._context.run(request))

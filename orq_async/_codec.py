@@ -271,17 +271,18 @@ def build_request(params: Mapping[str, Any]) -> bytes:
 
 
 def _warn_deprecated(orq: object) -> None:
-    # stacklevel 4: _warn_deprecated <- build_request <- create() <- the caller.
+    # stacklevel 5: _warn_deprecated <- build_request <- request_from_keywords
+    # <- create() <- the caller.
     warnings.warn(
         "the 'orq' parameter is deprecated by Orq; use the top-level fields",
         DeprecationWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
     if isinstance(orq, dict) and "contact" in orq:
         warnings.warn(
             "'orq.contact' is deprecated by Orq; use 'orq.identity'",
             DeprecationWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 

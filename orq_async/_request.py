@@ -326,6 +326,47 @@ class ClientContext:
         raise error
 
 
+def request_from_keywords(
+    endpoint: Endpoint[R, C],
+    fields: dict[str, Any],
+    stream: object,
+    *,
+    required: tuple[str, ...],
+    encode: Callable[[dict[str, Any]], bytes],
+) -> Request[R, C]:
+    """A resource's ``create(**keywords)`` as a :class:`Request`: the call
+    options taken out of ``fields`` (which is the caller's copy and becomes
+    the body fields), the required keywords and ``stream`` checked, and the
+    body encoded by ``encode`` (which validates it; it warns with
+    ``stacklevel=5``, to point at the caller of ``create()``).
+
+    :raises InvalidParameterError: an argument is invalid.
+    """
+    retries = fields.pop("retries", NOT_GIVEN)
+    timeouts = fields.pop("timeouts", NOT_GIVEN)
+    extra_headers: Mapping[str, str] | None = fields.pop("extra_headers", None)
+    idempotency_key: str | None = fields.pop("idempotency_key", None)
+    for name in required:
+        if name not in fields:
+            # A TypeError, as Python raises for a missing keyword argument.
+            raise InvalidParameterTypeError(name, "is a required keyword argument")
+    if stream is not NOT_GIVEN and stream is not None:
+        # (None on this non-nullable field means "left off", as in the SDK.)
+        if stream is not True and stream is not False:
+            raise InvalidParameterTypeError("stream", "expected bool")
+        fields["stream"] = stream
+    return Request(
+        endpoint,
+        encode(fields),
+        fields,
+        stream=stream is True,
+        retries=retries,
+        timeouts=timeouts,
+        extra_headers=extra_headers,
+        idempotency_key=idempotency_key,
+    )
+
+
 def _resolve_timeouts(value: TimeoutsOption | NotGiven, default: Timeouts) -> Timeouts:
     if isinstance(value, NotGiven):
         return default

@@ -20,8 +20,13 @@ from ._codec import (
     decode_completion,
 )
 from ._config import COMPLETIONS_PATH
-from ._exceptions import InvalidParameterTypeError
-from ._request import ClientContext, Endpoint, Request, RetriesOption, TimeoutsOption
+from ._request import (
+    ClientContext,
+    Endpoint,
+    RetriesOption,
+    TimeoutsOption,
+    request_from_keywords,
+)
 from ._streaming import EventStream
 from ._types import NOT_GIVEN, NotGiven
 from ._wire import (
@@ -162,32 +167,12 @@ class AsyncCompletions:
         :raises StreamAPIError: an event stream answering a call without
             ``stream`` reported an error.
         """
-        fields: dict[str, Any] = dict(params)
-        retries = fields.pop("retries", NOT_GIVEN)
-        timeouts = fields.pop("timeouts", NOT_GIVEN)
-        extra_headers: Mapping[str, str] | None = fields.pop("extra_headers", None)
-        idempotency_key: str | None = fields.pop("idempotency_key", None)
-        for required in ("model", "prompt"):
-            if required not in fields:
-                # A TypeError, as Python raises for a missing keyword argument.
-                raise InvalidParameterTypeError(
-                    required, "is a required keyword argument"
-                )
-        given: object = stream
-        if given is not NOT_GIVEN and given is not None:
-            # (None on this non-nullable field means "left off", as in the SDK.)
-            if given is not True and given is not False:
-                raise InvalidParameterTypeError("stream", "expected bool")
-            fields["stream"] = given
-        request = Request(
+        request = request_from_keywords(
             COMPLETIONS,
-            build_request(fields),
-            fields,
-            stream=given is True,
-            retries=retries,
-            timeouts=timeouts,
-            extra_headers=extra_headers,
-            idempotency_key=idempotency_key,
+            dict(params),
+            stream,
+            required=("model", "prompt"),
+            encode=build_request,
         )
         return await self._context.run(request)
 

@@ -192,6 +192,16 @@ async def test_a_missing_required_argument_is_a_type_error(
     assert server.request_count == 0
 
 
+async def test_the_orq_deprecation_warning_points_at_the_caller(
+    client: AsyncOrq,
+) -> None:
+    with pytest.warns(DeprecationWarning) as record:
+        await client.router.chat.completions.create(
+            messages=HI, model=MODEL, orq={"name": "x"}
+        )
+    assert record[0].filename == __file__
+
+
 # -- JSON answers ---------------------------------------------------------------
 
 
