@@ -4,6 +4,7 @@ parameters made from them, and the usage error."""
 from __future__ import annotations
 
 import argparse
+from typing import Any, cast
 
 from .._chat_params import ChatCompletionParams
 from .._resources import CompletionParams
@@ -141,38 +142,25 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _shared_params(args: argparse.Namespace, max_tokens_field: str) -> dict[str, Any]:
+    """The body fields both endpoints take from the options (unset ones left out)."""
+    given = {
+        max_tokens_field: args.max_tokens,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "seed": args.seed,
+        "stop": args.stop or None,
+        "n": args.choices,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def completion_params(args: argparse.Namespace) -> CompletionParams:
     """The request parameters the options name (unset options are left out)."""
-    params: CompletionParams = {}
-    if args.max_tokens is not None:
-        params["max_tokens"] = args.max_tokens
-    if args.temperature is not None:
-        params["temperature"] = args.temperature
-    if args.top_p is not None:
-        params["top_p"] = args.top_p
-    if args.seed is not None:
-        params["seed"] = args.seed
-    if args.stop:
-        params["stop"] = args.stop
-    if args.choices is not None:
-        params["n"] = args.choices
-    return params
+    return cast("CompletionParams", _shared_params(args, "max_tokens"))
 
 
 def chat_params(args: argparse.Namespace) -> ChatCompletionParams:
     """The chat request parameters the options name (unset options are left
     out; ``--max-tokens`` is sent as ``max_completion_tokens``)."""
-    params: ChatCompletionParams = {}
-    if args.max_tokens is not None:
-        params["max_completion_tokens"] = args.max_tokens
-    if args.temperature is not None:
-        params["temperature"] = args.temperature
-    if args.top_p is not None:
-        params["top_p"] = args.top_p
-    if args.seed is not None:
-        params["seed"] = args.seed
-    if args.stop:
-        params["stop"] = args.stop
-    if args.choices is not None:
-        params["n"] = args.choices
-    return params
+    return cast("ChatCompletionParams", _shared_params(args, "max_completion_tokens"))
