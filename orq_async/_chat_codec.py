@@ -33,7 +33,7 @@ from ._codec import (
     _plain,
     _Tree,
     _warn_deprecated,
-    _whole,
+    plain_body,
 )
 from ._exceptions import (
     IncompleteStreamError,
@@ -108,13 +108,7 @@ def build_chat_request(
     for required in ("model", "messages"):
         if params.get(required) is None:
             raise InvalidParameterError(required, "is required")
-    body: dict[str, Any] = {}
-    for key, value in params.items():
-        if value is None and key not in _NULLABLE:
-            continue
-        value = _plain(value)
-        tree = _INTEGER_FIELDS.get(key)
-        body[key] = value if tree is None else _whole(value, tree)
+    body = plain_body(params, _INTEGER_FIELDS, _NULLABLE)
     if body.get("stream_options") is not None and body.get("stream") is not True:
         raise InvalidParameterError(
             "stream_options", "is only allowed together with stream=True"

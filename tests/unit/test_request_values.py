@@ -7,6 +7,7 @@ import enum
 import http
 import math
 import sys
+import types
 import warnings
 from typing import Any
 
@@ -26,6 +27,7 @@ from orq_async import (
     Retry,
     ThinkingEnabled,
 )
+from orq_async._chat_codec import build_chat_request
 from orq_async._codec import (
     CHUNK_DECODER,
     _integer_fields,
@@ -153,6 +155,103 @@ def test_an_enum_body_is_byte_identical_to_the_plain_one() -> None:
     )
 
     assert with_enums == plain
+
+
+class _Text(str):
+    pass
+
+
+class _Whole(int):
+    pass
+
+
+class _Real(float):
+    pass
+
+
+class _Colour(str, enum.Enum):
+    RED = "red"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+_JSON_KEYS = st.text(max_size=8)
+
+
+def _dressed(value: Any) -> st.SearchStrategy[Any]:
+    """``value`` as a caller might pass it: str, int and float subclasses, an
+    enum member for its value, a tuple for a list, a read-only mapping for a
+    dict; the same JSON once plain."""
+    if type(value) is str:
+        options: list[st.SearchStrategy[Any]] = [st.just(value), st.just(_Text(value))]
+        if value == _Colour.RED.value:
+            options.append(st.just(_Colour.RED))
+        return st.one_of(options)
+    if type(value) is int:
+        options = [st.just(value), st.just(_Whole(value))]
+        if value == _Level.HIGH.value:
+            options.append(st.just(_Level.HIGH))
+        return st.one_of(options)
+    if type(value) is float:
+        return st.sampled_from([value, _Real(value)])
+    if type(value) is list:
+        items = st.tuples(*(_dressed(v) for v in value))
+        return st.one_of(items.map(list), items)
+    if type(value) is dict:
+        keys = list(value)
+        members = st.tuples(*(_dressed(value[k]) for k in keys))
+        as_dict = members.map(lambda vs: dict(zip(keys, vs, strict=True)))
+        return st.one_of(as_dict, as_dict.map(types.MappingProxyType))
+    return st.just(value)
+
+
+_PLAIN_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.just("red")
+    | st.just(3),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(_JSON_KEYS, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(data=st.data(), plain=st.dictionaries(_JSON_KEYS, _PLAIN_JSON, max_size=4))
+def test_a_dressed_free_form_value_gives_the_plain_bytes(
+    data: st.DataObject, plain: dict[str, Any]
+) -> None:
+    dressed = data.draw(_dressed(plain))
+
+    assert build_chat_request(_with_parameters(dressed)) == build_chat_request(
+        _with_parameters(plain)
+    )
+
+
+def _with_parameters(parameters: object) -> dict[str, Any]:
+    """A chat request whose one tool has these (free-form) parameters."""
+    tool = {"type": "function", "function": {"name": "f", "parameters": parameters}}
+    return {
+        "model": "m/x",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [tool],
+    }
+
+
+def test_an_object_msgspec_cannot_take_apart_is_named_by_its_path() -> None:
+    with pytest.raises(InvalidParameterTypeError, match="cannot be encoded"):
+        build_chat_request(_with_parameters({"when": (1, object())}))
+    for odd in (object(), b"hi"):
+        request = _with_parameters({})
+        request["messages"].append({"role": "user", "content": odd})
+        with pytest.raises(InvalidParameterTypeError) as caught:
+            build_chat_request(request)
+        assert caught.value.field == "messages[1].content"
 
 
 # --- whole floats for integer fields ----------------------------------------
