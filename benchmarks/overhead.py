@@ -1,7 +1,8 @@
 """The client's own Python cost per stream, with the network taken out.
 
 ``python benchmarks/overhead.py [--client orq_async|raw]
-[--scenario stream|paced|json|chat|chat_tools] [--loop asyncio|uvloop]
+[--scenario stream|paced|json|chat|chat_tools|chat_paced]
+[--loop asyncio|uvloop]
 [--tokens N] [--streams N]``
 
 aiohttp's ``ClientSession.post`` is replaced by one that returns at once with a
@@ -10,10 +11,11 @@ benchmark server's bytes (``stream`` and ``paced``: ``--tokens`` chunks of ~250
 bytes, then ``[DONE]``; ``json``: the completion of ``--tokens`` tokens; ``chat``:
 a chat stream of ``--tokens`` content deltas, ``chat_tools``: one of a tool call
 whose arguments arrive over ``--tokens`` chunks, each with its role, finish and
-usage-only chunks, as :mod:`server` sends them). What
-is left is the work of the client in Python and C: building and validating the
-request, parsing, decoding and accounting for the chunks, releasing the
-response, and (``paced``) waiting on the event loop. The clients are those of
+usage-only chunks, as :mod:`server` sends them; ``chat_paced``: the ``chat``
+stream). What is left is the work of the client in Python and C: building and
+validating the request, parsing, decoding and accounting for the chunks,
+releasing the response, and (``paced``, ``chat_paced``) waiting on the event
+loop. The clients are those of
 ``clients.py`` (``orq_async`` and the ``raw`` floor), unchanged.
 
 How the body is handed over:
@@ -21,6 +23,7 @@ How the body is handed over:
 * ``stream``: the whole body is in the reader before the first read (many
   events per read: the client's own cost per chunk);
 * ``chat`` and ``chat_tools``: as ``stream``, whole body at once;
+* ``chat_paced``: the ``chat`` body, as ``paced``;
 * ``paced``: one SSE event per read, as from a real model. Each time the client
   waits for data, the next event is fed one event-loop turn later (a
   ``call_soon`` callback, as a socket's ``data_received`` would run), and the
@@ -66,9 +69,11 @@ from clients import CHAT_MODEL, CLIENTS, TOOL_MODEL
 from server import Responses, chat_payloads, chunk_payload, sse_frame
 
 URL = "http://127.0.0.1:9"  # never connected to
-SCENARIOS = ("stream", "paced", "json", "chat", "chat_tools")
+SCENARIOS = ("stream", "paced", "json", "chat", "chat_tools", "chat_paced")
 #: Chat scenario -> the model that selects its stream.
-CHAT = {"chat": CHAT_MODEL, "chat_tools": TOOL_MODEL}
+CHAT = {"chat": CHAT_MODEL, "chat_tools": TOOL_MODEL, "chat_paced": CHAT_MODEL}
+#: Scenarios whose body is handed over one event per read.
+PACED = ("paced", "chat_paced")
 LOOPS = ("asyncio", "uvloop")
 #: The two ``--streams`` counts of an instruction count (their difference is
 #: measured), per scenario.
@@ -78,6 +83,7 @@ ICOUNT_STREAMS = {
     "json": (200, 700),
     "chat": (40, 140),
     "chat_tools": (60, 200),
+    "chat_paced": (40, 140),
 }
 
 
@@ -198,11 +204,11 @@ async def run(name: str, scenario: str, tokens: int, count: int, quiet: bool) ->
         tool = scenario == "chat_tools"
         events = [sse_frame(p) for p in chat_payloads(tokens, tool, usage=True)]
         events.append(sse_frame(b"[DONE]"))
-        post = fake_post(events, "text/event-stream")
+        post = fake_post(events, "text/event-stream", paced=scenario in PACED)
     else:
         events = [sse_frame(chunk_payload(i, tokens)) for i in range(tokens)]
         events.append(sse_frame(b"[DONE]"))
-        post = fake_post(events, "text/event-stream", paced=scenario == "paced")
+        post = fake_post(events, "text/event-stream", paced=scenario in PACED)
     aiohttp.ClientSession.post = post  # type: ignore[method-assign, assignment]
     # The benchmark's own clients, unchanged: only the network is gone.
     client = CLIENTS[name](URL, 64)

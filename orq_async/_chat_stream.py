@@ -17,17 +17,20 @@ The base stream's inline per-chunk path reads completion chunks
 (``choices[0].text``), so a chat stream never takes it
 (``_inline_tracking = False``). It has its own instead, in
 :meth:`ChatStream.__anext__`: a read whose messages hold no ``"error"`` key at
-all (one byte search per read) has them decoded there, and the common chunk
-(one text or tool-argument piece for choice 0) merged by
-``merge_common_chunk``; everything else takes the
-simple path, the base ``__anext__`` with :func:`decode_chat_chunk` and
-:meth:`ChatStream._track`.
+all (one byte search per read) has them decoded there, with the plain
+decoder, and the common chunk (one text or tool-argument piece for choice 0)
+merged by ``merge_common_chunk``. Everything else takes the simple path, the
+base ``__anext__``, whose coroutine ``__anext__`` returns as it is (a read that
+waits then suspends one coroutine, not two); it decodes with
+:func:`decode_chat_chunk` (the plain decoder for the first message of a clean
+read) and accounts in :meth:`ChatStream._track`, which also merges the common
+chunk first.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Final
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Final
 
 import msgspec
 
@@ -157,13 +160,14 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     # -- per-chunk accounting -----------------------------------------------
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    def __anext__(self) -> Coroutine[Any, Any, ChatCompletionChunk]:
         # The fast path: the next message of a read whose messages are known
         # to hold no "error" key (see _parse), decoded here and merged by
-        # merge_common_chunk when it is the common chunk (else
-        # by _track). All the rest (reads, [DONE], other events, undecodable or
-        # error payloads, a hook) goes the simple way, EventStream.__anext__,
-        # which decodes with decode_chat_chunk and reports any failure.
+        # merge_common_chunk when it is the common chunk (else by
+        # _track_other). All the rest (reads, [DONE], other events,
+        # undecodable or error payloads, a hook) goes the simple way: the
+        # coroutine of EventStream.__anext__ itself, not awaited inside one of
+        # ours, so that a read that waits suspends one coroutine, not two.
         events = self._events
         if events and events is self._clean:
             data: bytes = events.pop()  # type: ignore[assignment]
@@ -171,17 +175,22 @@ class ChatStream(EventStream[ChatCompletionChunk]):
                 chunk = _decode_chunk(data)
             except DECODE_ERRORS:
                 events.append(data)  # [DONE], or not a chunk: the simple way
-                return await super().__anext__()
+                return EventStream.__anext__(self)
             try:
                 piece = merge_common_chunk(self._accumulator, chunk)
                 if piece is None:
-                    self._track(chunk)
+                    self._track_other(chunk)
                 else:
                     self._text.append(piece)
             except BaseException as exc:  # pragma: no cover - defensive
-                raise await self._failed(exc)  # noqa: B904
-            return chunk
-        return await super().__anext__()
+                return self._raise_failed(exc)
+            return _ready(chunk)
+        return EventStream.__anext__(self)
+
+    async def _raise_failed(  # pragma: no cover - see __anext__
+        self, exc: BaseException
+    ) -> ChatCompletionChunk:
+        raise await self._failed(exc)
 
     def _parse(self, data: bytes) -> None:
         super()._parse(data)
@@ -194,9 +203,27 @@ class ChatStream(EventStream[ChatCompletionChunk]):
                 clean = b"\n".join(events).find(_ERROR_KEY) < 0  # type: ignore[arg-type]
             except TypeError:
                 clean = False
-            self._clean = events if clean else None
+            if clean:
+                self._clean = events
+                # For the read's first message, which the base __anext__ decodes.
+                self._decode = _decode_chunk
+            else:
+                self._clean = None
+                self._decode = decode_chat_chunk
 
     def _track(self, chunk: ChatCompletionChunk) -> None:
+        # (What __anext__'s fast path does inline, for the chunks the base
+        # __anext__ decodes: the first of each read, and every one of a read
+        # that may hold an error.)
+        piece = merge_common_chunk(self._accumulator, chunk)
+        if piece is None:
+            self._track_other(chunk)
+        else:
+            self._text.append(piece)
+
+    def _track_other(self, chunk: ChatCompletionChunk) -> None:
+        """Account for a chunk that is not the common one (the first, a finish
+        or usage chunk, several choices, a rare field...)."""
         if self._first_chunk_at is None:
             self._first_seen(chunk)
         self._accumulator.add(chunk)
@@ -234,6 +261,11 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         if isinstance(exc, IncompleteStreamError) and exc.partial_completion is None:
             exc.partial_completion = self._accumulator.snapshot
         return await super()._failed(exc)
+
+
+async def _ready(chunk: ChatCompletionChunk) -> ChatCompletionChunk:
+    """The fast path's chunk, as the awaitable ``__anext__`` must return."""
+    return chunk
 
 
 class ChatTextDeltas:
