@@ -113,11 +113,12 @@ def build_chat_request(
         raise InvalidParameterError(
             "stream_options", "is only allowed together with stream=True"
         )
-    clash = sorted(k for k in extra_body or () if k in _FIELDS)
-    if clash:
-        raise InvalidParameterError(
-            f"extra_body.{clash[0]}", "repeats a modelled field; pass it directly"
-        )
+    if extra_body:
+        clash = sorted(k for k in extra_body if k in _FIELDS)
+        if clash:
+            raise InvalidParameterError(
+                f"extra_body.{clash[0]}", "repeats a modelled field; pass it directly"
+            )
     if "orq" in body:
         _warn_deprecated(body["orq"])
     if "fallback_on_codes" in body or "orq" in body:

@@ -260,6 +260,7 @@ def plain_body(
     an int (see :func:`_whole`).
     """
     body: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
     for key, value in params.items():
         kind = type(value)
         if kind in _SCALARS:  # the usual value: nothing to convert
@@ -267,9 +268,12 @@ def plain_body(
                 continue
             if kind is float and key in integer_fields:
                 value = _whole(value, _INT)
-            body[key] = value
         else:
-            value = _plain(value)
+            nested[key] = value
+        body[key] = value  # (a nested value is replaced below, in its place)
+    if nested:
+        # One walk for all of them (most of a walk's cost is its set-up).
+        for key, value in _plain(nested).items():
             tree = integer_fields.get(key)
             body[key] = value if tree is None else _whole(value, tree)
     return body
