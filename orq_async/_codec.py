@@ -128,17 +128,13 @@ def _plain(value: Any) -> Any:
 
 
 def _plain_subclass(value: Any) -> Any:
-    """``to_builtins``' hook: a subclass of str, int or float as its base
-    value, any other mapping as a dict; nothing else is ours to convert."""
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(type(value).__name__)
+    """``to_builtins``' hook, for what it does not know: what
+    :func:`_plain_each` converts (a subclass of str, int or float, a mapping
+    that is not a dict); anything it would leave as it is fails the walk."""
+    plain = _plain_each(value)
+    if plain is value:
+        raise TypeError(type(value).__name__)
+    return plain
 
 
 def _plain_each(value: Any) -> Any:

@@ -384,15 +384,17 @@ async def test_error_answers_raise_typed_errors(
 
 
 @pytest.mark.parametrize("name", sorted(STREAMS))
-@pytest.mark.parametrize("split", ["events", "bytes"])
+@pytest.mark.parametrize("split", ["events", "one event per read", "bytes"])
 async def test_the_example_streams_give_their_completions(
     client: AsyncOrq, server: FakeOrqServer, name: str, split: str
 ) -> None:
     raw = b"".join(STREAMS[name])
     server.enqueue_chat(
-        FakeResponse.events_(STREAMS[name])
-        if split == "events"
-        else FakeResponse.drip(raw, interval=0)
+        FakeResponse.drip(raw, interval=0)
+        if split == "bytes"
+        else FakeResponse.events_(
+            STREAMS[name], event_delay=0.005 if split == "one event per read" else 0
+        )
     )
 
     stream = await chat_stream(client)
@@ -607,10 +609,15 @@ async def test_a_cut_text_stream_carries_its_partial_text(
         ),
     ],
 )
+@pytest.mark.parametrize("event_delay", [0, 0.005], ids=["together", "one per read"])
 async def test_an_in_band_error_after_the_first_chunk_is_raised(
-    client: AsyncOrq, server: FakeOrqServer, frame: bytes
+    client: AsyncOrq, server: FakeOrqServer, frame: bytes, event_delay: float
 ) -> None:
-    server.enqueue_chat(FakeResponse.events_([S1[0], S1[1], frame]))
+    # One event per read: the clean reads before the error's are decoded
+    # without the error check; the error's read is not.
+    server.enqueue_chat(
+        FakeResponse.events_([S1[0], S1[1], frame], event_delay=event_delay)
+    )
 
     stream = await chat_stream(client)
     with pytest.raises(StreamAPIError, match="overloaded") as info:
