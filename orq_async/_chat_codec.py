@@ -13,6 +13,7 @@ from typing import Any, Final, cast
 
 import msgspec
 import msgspec.inspect as mi
+from msgspec import UNSET
 
 from ._chat_wire import (
     ChatChoice,
@@ -56,15 +57,6 @@ __all__ = [
 CHAT_COMPLETION_DECODER = msgspec.json.Decoder(ChatCompletion, strict=False)
 CHAT_CHUNK_DECODER = msgspec.json.Decoder(ChatCompletionChunk, strict=False)
 
-
-class _Envelope(msgspec.Struct):
-    """Only a payload's top-level ``error`` member (anything but null)."""
-
-    error: Any = None
-
-
-_ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope)
-_ERROR_KEY: Final = b'"error"'
 
 _MISSING: Final = re.compile(r"^Object missing required field `([^`]*)`")
 _FIELDS: Final = frozenset(ChatCompletionRequest.__struct_fields__)
@@ -487,18 +479,18 @@ def _choice(index: int | float, state: _Choice) -> ChatChoice:
     )
 
 
-def carries_error(data: bytes) -> bool:
-    """Whether JSON that decoded as a chat object has a non-null top-level
-    ``error`` (so it is a JSON object, and decodes here too).
+def carries_error(answer: ChatCompletion | ChatCompletionChunk) -> bool:
+    """Whether a decoded chat object was an error payload: one with a non-null
+    top-level ``error`` member (an object or a string, even next to
+    ``choices``).
 
     Every chat response field has a default, so an error payload such as
-    ``{"error": {...}}`` would decode as an empty chunk; this tells them apart.
-    A byte search first: the exact check runs only when ``"error"`` occurs at
-    all (as a key, or as a string value such as a delta's text).
+    ``{"error": {...}}`` decodes as an empty chunk or completion; the member
+    itself is decoded into ``_error`` (left unset when absent), which tells
+    them apart without a second look at the bytes.
     """
-    if data.find(_ERROR_KEY) < 0:  # not "in": see _chat_stream._ERROR_KEY
-        return False
-    return _ENVELOPE_DECODER.decode(data).error is not None
+    error = answer._error
+    return error is not UNSET and error is not None
 
 
 def assemble_chat_completion(

@@ -16,15 +16,13 @@ of each chunk, done in :meth:`ChatStream._track`:
 The base stream's inline per-chunk path reads completion chunks
 (``choices[0].text``), so a chat stream never takes it
 (``_inline_tracking = False``). It has its own instead, in
-:meth:`ChatStream.__anext__`: a read whose messages hold no ``"error"`` key at
-all (one byte search per read) has them decoded there, with the plain
-decoder, and the common chunk (one text or tool-argument piece for choice 0)
+:meth:`ChatStream.__anext__`: the next message of the current read is decoded
+there, and the common chunk (one text or tool-argument piece for choice 0)
 merged by ``merge_common_chunk``. Everything else takes the simple path, the
 base ``__anext__``, whose coroutine ``__anext__`` returns as it is (a read that
 waits then suspends one coroutine, not two); it decodes with
-:func:`decode_chat_chunk` (the plain decoder for the first message of a clean
-read) and accounts in :meth:`ChatStream._track`, which also merges the common
-chunk first.
+:func:`decode_chat_chunk` and accounts in :meth:`ChatStream._track`, which
+also merges the common chunk first.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Final
 
 import msgspec
+from msgspec import UNSET
 
 from ._attempts import Call
 from ._chat_codec import (
@@ -45,7 +44,7 @@ from ._chat_codec import (
 )
 from ._chat_wire import ChatCompletion, ChatCompletionChunk
 from ._exceptions import IncompleteStreamError, OrqError, ResponseDecodeError, excerpt
-from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._stream_errors import DECODE_ERRORS, undecodable_error
 from ._stream_views import SSEFrames
 from ._streaming import EventStream
@@ -60,9 +59,6 @@ __all__ = [
 
 #: Choice indices tracked for "every choice finished" (bits of one int).
 _CHOICE_BITS: Final = 256
-#: Searched with ``bytes.find``: ``in`` first tries the key as an integer
-#: (``int in bytes``) and raises and clears a TypeError each time.
-_ERROR_KEY: Final = b'"error"'
 _decode_chunk: Final = CHAT_CHUNK_DECODER.decode
 
 
@@ -88,7 +84,7 @@ class ChatStream(EventStream[ChatCompletionChunk]):
 
     _inline_tracking = False
 
-    __slots__ = ("_accumulator", "_clean", "_fast")
+    __slots__ = ("_accumulator", "_fast")
 
     def __init__(
         self,
@@ -100,10 +96,8 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         whole: bytes | None = None,
     ) -> None:
         self._accumulator = ChatCompletionAccumulator()
-        # Whether __anext__ may take its fast path at all (no hook, our
-        # decoder), and the events list (the current read's) it may take it on.
+        # Whether __anext__ may take its fast path at all (no hook, our decoder).
         self._fast = call.hooks.on_chunk is None and decoder is decode_chat_chunk
-        self._clean: list[bytes | ServerSentEvent] | None = None
         if whole is not None:
             # A whole chat.completion (already read and decoded once) answered
             # the stream: hand it over as one chunk whose deltas rebuild it.
@@ -161,20 +155,22 @@ class ChatStream(EventStream[ChatCompletionChunk]):
     # -- per-chunk accounting -----------------------------------------------
 
     def __anext__(self) -> Coroutine[Any, Any, ChatCompletionChunk]:
-        # The fast path: the next message of a read whose messages are known
-        # to hold no "error" key (see _parse), decoded here and merged by
-        # merge_common_chunk when it is the common chunk (else by
-        # _track_other). All the rest (reads, [DONE], other events,
-        # undecodable or error payloads, a hook) goes the simple way: the
-        # coroutine of EventStream.__anext__ itself, not awaited inside one of
-        # ours, so that a read that waits suspends one coroutine, not two.
+        # The fast path: the next message of the current read, decoded here
+        # and, unless it is an error payload, merged by merge_common_chunk
+        # when it is the common chunk (else by _track_other). All the rest
+        # (reads, [DONE], other events, undecodable or error payloads, a hook)
+        # goes the simple way: the coroutine of EventStream.__anext__ itself,
+        # not awaited inside one of ours, so that a read that waits suspends
+        # one coroutine, not two.
         events = self._events
-        if events and events is self._clean:
-            data: bytes = events.pop()  # type: ignore[assignment]
+        if events and self._fast:
+            data = events.pop()
             try:
-                chunk = _decode_chunk(data)
-            except DECODE_ERRORS:
-                events.append(data)  # [DONE], or not a chunk: the simple way
+                chunk = _decode_chunk(data) if type(data) is bytes else None
+            except DECODE_ERRORS:  # [DONE], or not a chunk
+                chunk = None
+            if chunk is None or chunk._error is not UNSET:
+                events.append(data)  # the simple way
                 return EventStream.__anext__(self)
             try:
                 piece = merge_common_chunk(self._accumulator, chunk)
@@ -191,25 +187,6 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         self, exc: BaseException
     ) -> ChatCompletionChunk:
         raise await self._failed(exc)
-
-    def _parse(self, data: bytes) -> None:
-        super()._parse(data)
-        events = self._events
-        if self._fast and events:
-            # One search over the read's messages instead of one per message
-            # (a match across two of them only costs the fast path). Any event
-            # that is not a message (not bytes) makes join fail: none is fast.
-            try:
-                clean = b"\n".join(events).find(_ERROR_KEY) < 0  # type: ignore[arg-type]
-            except TypeError:
-                clean = False
-            if clean:
-                self._clean = events
-                # For the read's first message, which the base __anext__ decodes.
-                self._decode = _decode_chunk
-            else:
-                self._clean = None
-                self._decode = decode_chat_chunk
 
     def _track(self, chunk: ChatCompletionChunk) -> None:
         # (What __anext__'s fast path does inline, for the chunks the base
@@ -301,8 +278,7 @@ def decode_chat_chunk(data: bytes) -> ChatCompletionChunk:
     :raises msgspec.DecodeError: not a chunk, or an error payload.
     """
     chunk = _decode_chunk(data)
-    # (The byte search first, inline: it is most of the cost of the check.)
-    if data.find(_ERROR_KEY) >= 0 and carries_error(data):
+    if carries_error(chunk):
         raise msgspec.DecodeError("the payload is an error object")
     return chunk
 
@@ -332,7 +308,7 @@ def decode_chat_completion(
             raw=shown,
             request_id=request_id,
         ) from None
-    if carries_error(body):
+    if carries_error(completion):
         error: OrqError = undecodable_error(
             scrub(body), ValueError("an error object"), request_id, 0
         )

@@ -465,7 +465,7 @@ class ChatChoice(ResponseStruct):
     logprobs: dict[str, Any] | None = None
 
 
-class ChatCompletion(ResponseStruct):
+class ChatCompletion(ResponseStruct, repr_omit_defaults=True):
     """A whole (non-streamed or accumulated) chat completion.
 
     It is also a context manager and an iterable of one event (itself, with
@@ -482,6 +482,8 @@ class ChatCompletion(ResponseStruct):
     system_fingerprint: str | None = None
     service_tier: str | None = None
     usage: Usage | None = None
+    #: The body's top-level ``error`` member (see ``carries_error``).
+    _error: Any = msgspec.field(default=UNSET, name="error")
 
     @property
     def data(self) -> ChatCompletion:
@@ -541,7 +543,7 @@ class ChunkChoice(ResponseStruct):
     logprobs: dict[str, Any] | None = None
 
 
-class ChatCompletionChunk(ResponseStruct):
+class ChatCompletionChunk(ResponseStruct, repr_omit_defaults=True):
     """One streamed piece (the SSE ``data`` of one event). ``choices`` may be
     empty: the usage-only chunk sent with ``stream_options.include_usage``."""
 
@@ -553,6 +555,10 @@ class ChatCompletionChunk(ResponseStruct):
     system_fingerprint: str | None = None
     service_tier: str | None = None
     usage: Usage | None = None
+    #: The payload's top-level ``error`` member: an error object decodes as a
+    #: chunk too (every field has a default), and this tells them apart in the
+    #: same decode (see ``carries_error``). A chunk a stream yields has none.
+    _error: Any = msgspec.field(default=UNSET, name="error")
 
     @property
     def data(self) -> ChatCompletionChunk:

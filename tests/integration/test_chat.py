@@ -613,8 +613,8 @@ async def test_a_cut_text_stream_carries_its_partial_text(
 async def test_an_in_band_error_after_the_first_chunk_is_raised(
     client: AsyncOrq, server: FakeOrqServer, frame: bytes, event_delay: float
 ) -> None:
-    # One event per read: the clean reads before the error's are decoded
-    # without the error check; the error's read is not.
+    # Together, the error payload is met on the fast path (the next message
+    # of a read); one event per read, on the simple one (a read's first).
     server.enqueue_chat(
         FakeResponse.events_([S1[0], S1[1], frame], event_delay=event_delay)
     )
@@ -666,6 +666,22 @@ async def test_an_error_payload_among_chunks_of_one_read_is_raised(
     assert info.value.chunks_delivered == 4
     assert stream.partial_text == "abc"
     assert stream.partial_completion.choices[0].message.content == "abc"
+
+
+@pytest.mark.parametrize("event_delay", [0, 0.005], ids=["together", "one per read"])
+async def test_a_null_error_member_next_to_choices_is_a_chunk(
+    client: AsyncOrq, server: FakeOrqServer, event_delay: float
+) -> None:
+    frames = [sse_frame(chat_chunk(role="assistant", content=""))]
+    frames += [sse_frame({**chat_chunk(t), "error": None}) for t in ("a", "b")]
+    frames += [sse_frame(chat_chunk(finish_reason="stop")), b"data: [DONE]\n\n"]
+    server.enqueue_chat(FakeResponse.events_(frames, event_delay=event_delay))
+
+    stream = await chat_stream(client)
+    final = await stream.final_completion()
+
+    assert final.choices[0].message.content == "ab"
+    assert stream.chunks_received == 4
 
 
 async def test_text_chunks_in_one_read_assemble_with_any_word_in_them(

@@ -16,10 +16,13 @@ from orq_async._chat_codec import (
     CHAT_CHUNK_DECODER,
     CHAT_COMPLETION_DECODER,
     build_chat_request,
+    carries_error,
 )
 from orq_async._chat_params import ChatCompletionCreateParams
 from orq_async._chat_wire import (
     AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
     ChatCompletionRequest,
     File,
     FilePart,
@@ -580,6 +583,36 @@ def test_usage_only_chunk_has_no_choices() -> None:
     assert chunk.choices == []
     assert chunk.usage is not None
     assert chunk.data is chunk
+
+
+@pytest.mark.parametrize(
+    ("payload", "is_error"),
+    [
+        pytest.param(b'{"error":{"message":"overloaded"}}', True, id="error-object"),
+        pytest.param(b'{"choices":[],"error":"overloaded"}', True, id="string-error"),
+        pytest.param(b'{"choices":[],"error":null}', False, id="null-error"),
+        pytest.param(b'{"choices":[],"id":"error"}', False, id="word-error"),
+        pytest.param(b'{"choices":[]}', False, id="no-error"),
+    ],
+)
+@pytest.mark.parametrize("decoder", [CHAT_CHUNK_DECODER, CHAT_COMPLETION_DECODER])
+def test_an_error_member_is_told_apart_in_the_same_decode(
+    payload: bytes,
+    is_error: bool,
+    decoder: msgspec.json.Decoder[ChatCompletionChunk | ChatCompletion],
+) -> None:
+    assert carries_error(decoder.decode(payload)) is is_error
+
+
+@pytest.mark.parametrize("kind", [ChatCompletionChunk, ChatCompletion])
+def test_the_error_member_shows_nowhere_when_absent(
+    kind: type[ChatCompletionChunk | ChatCompletion],
+) -> None:
+    answer = kind(id="x", model="m")
+
+    assert "error" not in repr(answer)
+    assert b"error" not in msgspec.json.encode(answer)
+    assert answer == kind(id="x", model="m")
 
 
 @pytest.mark.parametrize(
