@@ -189,9 +189,9 @@ class ChatStream(EventStream[ChatCompletionChunk]):
         raise await self._failed(exc)
 
     def _track(self, chunk: ChatCompletionChunk) -> None:
-        # (What __anext__'s fast path does inline, for the chunks the base
-        # __anext__ decodes: the first of each read, and every one of a read
-        # that may hold an error.)
+        # (What __anext__'s fast path does inline, where calling this would
+        # cost about 390 instructions a chunk: here for the chunks the base
+        # __anext__ decodes, the first of each read.)
         piece = merge_common_chunk(self._accumulator, chunk)
         if piece is None:
             self._track_other(chunk)
